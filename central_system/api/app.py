@@ -1,0 +1,49 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from central_system.api.routes import chargers, id_tokens, sessions
+from central_system.errors import (
+    CentralSystemError,
+    ChargerOffline,
+    CommandFailed,
+    Conflict,
+    NotFound,
+)
+from central_system.ocpp.gateway import ChargerGateway
+from central_system.sessions.remote import RemoteControl
+from central_system.sessions.service import ChargingService
+
+API_PREFIX = "/api/v1"
+HTTP_STATUS = {NotFound: 404, Conflict: 409, ChargerOffline: 409, CommandFailed: 502}
+
+
+def create_app(service: ChargingService, gateway: ChargerGateway) -> FastAPI:
+    app = FastAPI(
+        title="EVCH central system",
+        version="1",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.service = service
+    app.state.gateway = gateway
+    app.state.remote = RemoteControl(service, gateway)
+
+    @app.exception_handler(CentralSystemError)
+    async def domain_error(_request: Request, error: CentralSystemError) -> JSONResponse:
+        return JSONResponse(
+            status_code=HTTP_STATUS.get(type(error), 400),
+            content={"error": error.code, "message": error.message, "details": error.details},
+        )
+
+    @app.get(f"{API_PREFIX}/health", tags=["health"])
+    async def health() -> dict:
+        return {"status": "ok", "chargers_online": len(gateway.online())}
+
+    for router in (chargers.router, sessions.router, id_tokens.router):
+        app.include_router(router, prefix=API_PREFIX)
+    return app

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+
+from central_system.api.deps import Remote, Service
+from central_system.api.schemas import CommandStatus, SessionDetail, SessionPublic
+from central_system.domain.model import SessionState
+from central_system.errors import NotFound
+
+router = APIRouter(prefix="/sessions", tags=["sessions"])
+
+
+@router.get("", response_model=list[SessionPublic])
+async def list_sessions(
+    service: Service,
+    charger_id: str | None = None,
+    state: SessionState | None = None,
+    limit: int = Query(default=1000, ge=1, le=10000),
+    offset: int = Query(default=0, ge=0),
+):
+    sessions = await service.list_sessions(charger_id, state, limit, offset)
+    return [SessionPublic.of(s) for s in sessions]
+
+
+@router.get("/{session_id}", response_model=SessionDetail)
+async def get_session(session_id: int, service: Service):
+    session = await service.get_session(session_id)
+    if session is None:
+        raise NotFound(f"session {session_id} does not exist", session_id=session_id)
+    return SessionDetail.of(session)
+
+
+@router.post(
+    "/{session_id}/remote-stop", response_model=CommandStatus, responses={404: {}, 409: {}}
+)
+async def remote_stop(session_id: int, remote: Remote):
+    """Ask the charger to stop an active session."""
+    return CommandStatus(status=await remote.stop(session_id))

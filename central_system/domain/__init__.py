@@ -1,0 +1,1 @@
+"""The version-agnostic domain of the central system: chargers, connectors, drivers, sessions."""

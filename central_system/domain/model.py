@@ -1,0 +1,178 @@
+"""Domain values shared by both OCPP versions.
+
+Frozen dataclasses: they cross package boundaries as snapshots, never as live ORM objects.
+Protocol differences (1.6 connector ids vs 2.0.1 EVSE + connector, integer vs string
+transaction ids) are resolved in the OCPP layer before values reach this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class OcppVersion(StrEnum):
+    V16 = "1.6"
+    V201 = "2.0.1"
+
+    @property
+    def subprotocol(self) -> str:
+        return f"ocpp{self.value}"
+
+    @classmethod
+    def from_subprotocol(cls, subprotocol: str) -> OcppVersion:
+        return cls(subprotocol.removeprefix("ocpp"))
+
+
+class ConnectorStatus(StrEnum):
+    """The common ground of 1.6 ChargePointStatus and 2.0.1 ConnectorStatusEnumType."""
+
+    AVAILABLE = "Available"
+    OCCUPIED = "Occupied"
+    RESERVED = "Reserved"
+    UNAVAILABLE = "Unavailable"
+    FAULTED = "Faulted"
+
+
+class AuthorizationStatus(StrEnum):
+    ACCEPTED = "Accepted"
+    BLOCKED = "Blocked"
+    EXPIRED = "Expired"
+    INVALID = "Invalid"
+    CONCURRENT_TX = "ConcurrentTx"
+
+
+class IdTokenStatus(StrEnum):
+    """What the operator set for a driver's token (Invalid is what unknown tokens get)."""
+
+    ACTIVE = "Active"
+    BLOCKED = "Blocked"
+
+
+class SessionState(StrEnum):
+    ACTIVE = "Active"
+    COMPLETED = "Completed"
+    # The charger started it but the central system refused the driver or the connector.
+    REJECTED = "Rejected"
+
+
+class Measurand(StrEnum):
+    ENERGY_IMPORT_REGISTER = "Energy.Active.Import.Register"
+    POWER_IMPORT = "Power.Active.Import"
+    CURRENT_IMPORT = "Current.Import"
+    VOLTAGE = "Voltage"
+    SOC = "SoC"
+
+
+@dataclass(frozen=True)
+class ChargerIdentity:
+    vendor: str
+    model: str
+    serial_number: str | None = None
+    firmware_version: str | None = None
+
+
+@dataclass(frozen=True)
+class Connector:
+    evse_id: int
+    connector_id: int
+    status: ConnectorStatus
+    # As the charger said it (1.6 has Preparing, Charging, SuspendedEV, ... for Occupied).
+    raw_status: str
+    error_code: str | None
+    status_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Charger:
+    charger_id: str
+    ocpp_version: OcppVersion | None
+    identity: ChargerIdentity | None
+    registered_at: datetime
+    last_boot_at: datetime | None
+    last_seen_at: datetime | None
+    connectors: tuple[Connector, ...] = ()
+
+    def connector(self, evse_id: int, connector_id: int = 1) -> Connector | None:
+        return next(
+            (c for c in self.connectors if (c.evse_id, c.connector_id) == (evse_id, connector_id)),
+            None,
+        )
+
+
+@dataclass(frozen=True)
+class IdToken:
+    id_token: str
+    token_type: str
+    status: IdTokenStatus
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MeterSample:
+    """One sampled value as a charger reported it, normalised to SI-ish units (Wh, W, A, V, %)."""
+
+    timestamp: datetime
+    measurand: str
+    value: float
+    unit: str
+    context: str | None = None
+    phase: str | None = None
+    location: str | None = None
+    # Signed meter data (e.g. an OCMF string) exactly as received.
+    signed_data: str | None = None
+
+
+@dataclass(frozen=True)
+class ChargingSession:
+    session_id: int
+    charger_id: str
+    evse_id: int
+    connector_id: int
+    # 1.6: the integer transactionId the CSMS assigned, as text; 2.0.1: the charger's own id.
+    transaction_ref: str
+    id_token: str | None
+    state: SessionState
+    started_at: datetime
+    stopped_at: datetime | None = None
+    meter_start_wh: int | None = None
+    meter_stop_wh: int | None = None
+    stop_reason: str | None = None
+    # True when the charger started the transaction while it had no connection to us.
+    offline: bool = False
+    authorization: AuthorizationStatus = AuthorizationStatus.ACCEPTED
+    remote_start_id: int | None = None
+    last_seq_no: int | None = None
+    readings: tuple[MeterSample, ...] = field(default=())
+
+    @property
+    def energy_wh(self) -> int | None:
+        if self.meter_start_wh is None or self.meter_stop_wh is None:
+            return None
+        return self.meter_stop_wh - self.meter_start_wh
+
+
+@dataclass(frozen=True)
+class StartOutcome:
+    session: ChargingSession
+    authorization: AuthorizationStatus
+
+
+UNIT_SCALE = {"kWh": ("Wh", 1000.0), "kW": ("W", 1000.0), "kvarh": ("varh", 1000.0)}
+
+
+def normalise_unit(value: float, unit: str) -> tuple[float, str]:
+    """Scale kilo-units to their base unit so that energy is always stored in Wh."""
+    base, factor = UNIT_SCALE.get(unit, (unit, 1.0))
+    return value * factor, base
+
+
+def energy_register_wh(samples: tuple[MeterSample, ...] | list[MeterSample]) -> int | None:
+    """The last energy register reading (Wh) among samples, or None when there is none."""
+    energy = [
+        s for s in samples if s.measurand == Measurand.ENERGY_IMPORT_REGISTER and s.phase is None
+    ]
+    if not energy:
+        return None
+    return round(max(energy, key=lambda s: s.timestamp).value)

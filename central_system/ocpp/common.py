@@ -1,0 +1,48 @@
+"""Helpers both protocol adapters use: times on the wire and CSMS-initiated calls."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from ocpp.exceptions import OCPPError, PropertyConstraintViolationError
+
+from central_system.errors import CommandFailed
+from ocppj import ConnectionLost
+
+log = logging.getLogger(__name__)
+
+
+def to_wire_time(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def from_wire_time(text: str) -> datetime:
+    """Parse a charger's timestamp, kept as sent (the twin runs in virtual time)."""
+    try:
+        at = datetime.fromisoformat(text)
+    except (TypeError, ValueError) as error:
+        raise PropertyConstraintViolationError(
+            details={"cause": f"not an RFC 3339 time: {text!r}"}
+        ) from error
+    if at.tzinfo is None:  # some chargers omit the offset; OCPP times are UTC
+        at = at.replace(tzinfo=UTC)
+    return at
+
+
+async def send_command(endpoint, payload):
+    """Send a CSMS-initiated CALL; a CALLERROR or silence becomes CommandFailed."""
+    action = type(payload).__name__
+    try:
+        return await endpoint.request(payload)
+    except OCPPError as error:
+        raise CommandFailed(
+            f"{endpoint.id} answered {action} with {error.code}",
+            charger_id=endpoint.id,
+            action=action,
+            error_code=error.code,
+        ) from error
+    except (TimeoutError, ConnectionLost) as error:
+        raise CommandFailed(
+            f"{endpoint.id} did not answer {action}", charger_id=endpoint.id, action=action
+        ) from error

@@ -1,0 +1,346 @@
+"""The charging service: the version-agnostic rules of the central system.
+
+Each public method is one atomic database operation, committed before it returns, so the
+charger's answer is only sent for state that survives a restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from central_system.clock import Clock
+from central_system.domain.model import (
+    AuthorizationStatus,
+    Charger,
+    ChargerIdentity,
+    ChargingSession,
+    ConnectorStatus,
+    IdToken,
+    IdTokenStatus,
+    MeterSample,
+    OcppVersion,
+    SessionState,
+    StartOutcome,
+    energy_register_wh,
+)
+from central_system.store import repository as repo
+from central_system.store.database import Database
+
+
+@dataclass(frozen=True)
+class SessionStart:
+    """What a charger reports when a transaction starts (StartTransaction / Started event)."""
+
+    charger_id: str
+    evse_id: int
+    connector_id: int
+    id_token: str | None
+    started_at: datetime
+    # 2.0.1 chargers name their transactions; 1.6 transactions get the session id.
+    transaction_ref: str | None = None
+    meter_start_wh: int | None = None
+    offline: bool = False
+    remote_start_id: int | None = None
+    seq_no: int | None = None
+    readings: tuple[MeterSample, ...] = ()
+
+
+@dataclass(frozen=True)
+class SessionStop:
+    charger_id: str
+    transaction_ref: str
+    stopped_at: datetime
+    meter_stop_wh: int | None = None
+    reason: str | None = None
+    id_token: str | None = None
+    seq_no: int | None = None
+    readings: tuple[MeterSample, ...] = ()
+    # 2.0.1 may report a stop for a transaction whose start we never saw.
+    evse_id: int | None = None
+    connector_id: int | None = None
+    offline: bool = False
+
+
+class ChargingService:
+    def __init__(self, db: Database, clock: Clock, *, auto_register: bool = False) -> None:
+        self._db = db
+        self._clock = clock
+        self.auto_register = auto_register
+
+    # -- chargers ----------------------------------------------------------------------------
+    async def admit(self, charger_id: str) -> bool:
+        """May this charger id open a connection? Registers it when auto-registration is on."""
+        if await self._db.read(repo.charger_exists, charger_id):
+            return True
+        if not self.auto_register:
+            return False
+        await self._db.write(repo.register_charger, charger_id, self._clock.now())
+        return True
+
+    async def register_charger(
+        self, charger_id: str, ocpp_version: OcppVersion | None = None
+    ) -> Charger:
+        return await self._db.write(
+            repo.register_charger, charger_id, self._clock.now(), ocpp_version
+        )
+
+    async def record_boot(
+        self, charger_id: str, version: OcppVersion, identity: ChargerIdentity
+    ) -> datetime:
+        now = self._clock.now()
+        await self._db.write(repo.record_boot, charger_id, version, identity, now)
+        return now
+
+    async def record_heartbeat(self, charger_id: str) -> datetime:
+        now = self._clock.now()
+        await self._db.write(repo.touch_charger, charger_id, now)
+        return now
+
+    async def record_status(
+        self,
+        charger_id: str,
+        evse_id: int,
+        connector_id: int,
+        status: ConnectorStatus,
+        raw_status: str,
+        error_code: str | None,
+        at: datetime,
+    ) -> None:
+        await self._db.write(
+            repo.record_connector_status,
+            charger_id,
+            evse_id,
+            connector_id,
+            status,
+            raw_status,
+            error_code,
+            at,
+        )
+
+    async def record_report(self, charger_id: str, key: str, value: object) -> None:
+        await self._db.write(repo.record_report, charger_id, key, value)
+
+    async def get_charger(self, charger_id: str) -> Charger | None:
+        return await self._db.read(repo.get_charger, charger_id)
+
+    async def list_chargers(self) -> list[Charger]:
+        return await self._db.read(repo.list_chargers)
+
+    # -- drivers -----------------------------------------------------------------------------
+    async def upsert_id_token(self, token: IdToken) -> IdToken:
+        return await self._db.write(repo.upsert_id_token, token)
+
+    async def list_id_tokens(self) -> list[IdToken]:
+        return await self._db.read(repo.list_id_tokens)
+
+    async def authorize(self, id_token: str) -> AuthorizationStatus:
+        return await self._db.read(_authorize, id_token, self._clock.now(), False)
+
+    # -- sessions ----------------------------------------------------------------------------
+    async def start_session(self, start: SessionStart) -> StartOutcome:
+        return await self._db.write(_start_session, start, self._clock.now())
+
+    async def update_session(
+        self,
+        charger_id: str,
+        transaction_ref: str,
+        readings: tuple[MeterSample, ...],
+        *,
+        seq_no: int | None = None,
+        id_token: str | None = None,
+    ) -> ChargingSession | None:
+        return await self._db.write(
+            _update_session, charger_id, transaction_ref, readings, seq_no, id_token
+        )
+
+    async def add_meter_values(
+        self,
+        charger_id: str,
+        evse_id: int,
+        readings: tuple[MeterSample, ...],
+        transaction_ref: str | None = None,
+    ) -> None:
+        await self._db.write(_add_meter_values, charger_id, evse_id, readings, transaction_ref)
+
+    async def stop_session(self, stop: SessionStop) -> ChargingSession | None:
+        return await self._db.write(_stop_session, stop)
+
+    async def connector_free(self, charger_id: str, evse_id: int) -> bool:
+        return await self._db.read(_connector_free, charger_id, evse_id)
+
+    async def get_session(self, session_id: int) -> ChargingSession | None:
+        return await self._db.read(repo.get_session, session_id)
+
+    async def list_sessions(
+        self,
+        charger_id: str | None = None,
+        state: SessionState | None = None,
+        limit: int = 1000,
+        offset: int = 0,
+    ) -> list[ChargingSession]:
+        return await self._db.read(repo.list_sessions, charger_id, state, limit, offset)
+
+
+# -- the rules, as functions of one database transaction ---------------------------------------
+
+
+def _authorize(
+    db: Session, id_token: str, now: datetime, starting: bool
+) -> AuthorizationStatus:
+    token = repo.get_id_token(db, id_token)
+    if token is None:
+        return AuthorizationStatus.INVALID
+    if token.status is IdTokenStatus.BLOCKED:
+        return AuthorizationStatus.BLOCKED
+    if token.expires_at is not None and token.expires_at <= now:
+        return AuthorizationStatus.EXPIRED
+    if starting and repo.token_in_active_session(db, id_token):
+        return AuthorizationStatus.CONCURRENT_TX
+    return AuthorizationStatus.ACCEPTED
+
+
+def _connector_free(db: Session, charger_id: str, evse_id: int) -> bool:
+    """A session may start only where the connector is neither out of service nor in use."""
+    charger = repo.get_charger(db, charger_id)
+    if charger is None:
+        return False
+    states = [c.status for c in charger.connectors if c.evse_id == evse_id]
+    if any(s in (ConnectorStatus.UNAVAILABLE, ConnectorStatus.FAULTED) for s in states):
+        return False
+    return repo.active_session_on(db, charger_id, evse_id) is None
+
+
+def _start_session(db: Session, start: SessionStart, now: datetime) -> StartOutcome:
+    existing = (
+        repo.find_session_row(db, start.charger_id, start.transaction_ref)
+        if start.transaction_ref
+        else None
+    )
+    if existing is not None:  # a re-sent Started event
+        session = repo.get_session(db, existing.session_id, with_readings=False)
+        return StartOutcome(session, session.authorization)
+    if start.transaction_ref is None:
+        duplicate = repo.find_duplicate_start(
+            db, start.charger_id, start.connector_id, start.id_token, start.started_at
+        )
+        if duplicate is not None:
+            return StartOutcome(duplicate, duplicate.authorization)
+
+    if start.id_token is None:  # 2.0.1 may start before authorisation (e.g. on cable plug-in)
+        authorization = AuthorizationStatus.ACCEPTED
+    else:
+        authorization = _authorize(db, start.id_token, now, starting=True)
+    if authorization is AuthorizationStatus.ACCEPTED and not _connector_free(
+        db, start.charger_id, start.evse_id
+    ):
+        authorization = AuthorizationStatus.INVALID
+    meter_start = start.meter_start_wh
+    if meter_start is None:
+        meter_start = energy_register_wh(start.readings)
+    session = repo.insert_session(
+        db,
+        ChargingSession(
+            session_id=0,
+            charger_id=start.charger_id,
+            evse_id=start.evse_id,
+            connector_id=start.connector_id,
+            transaction_ref=start.transaction_ref or "",
+            id_token=start.id_token,
+            state=(
+                SessionState.ACTIVE
+                if authorization is AuthorizationStatus.ACCEPTED
+                else SessionState.REJECTED
+            ),
+            started_at=start.started_at,
+            meter_start_wh=meter_start,
+            offline=start.offline,
+            authorization=authorization,
+            remote_start_id=start.remote_start_id,
+            last_seq_no=start.seq_no,
+        ),
+    )
+    repo.add_readings(db, start.charger_id, start.evse_id, session.session_id, list(start.readings))
+    return StartOutcome(session, authorization)
+
+
+def _update_session(
+    db: Session,
+    charger_id: str,
+    transaction_ref: str,
+    readings: tuple[MeterSample, ...],
+    seq_no: int | None,
+    id_token: str | None,
+) -> ChargingSession | None:
+    row = repo.find_session_row(db, charger_id, transaction_ref)
+    if row is None:
+        return None
+    repo.add_readings(db, charger_id, row.evse_id, row.session_id, list(readings))
+    changes: dict[str, object] = {}
+    if seq_no is not None:
+        changes["last_seq_no"] = max(seq_no, row.last_seq_no or 0)
+    if id_token is not None and row.id_token is None:
+        changes["id_token"] = id_token
+    if row.meter_start_wh is None:
+        changes["meter_start_wh"] = energy_register_wh(readings)
+    return repo.update_session(db, row, **changes)
+
+
+def _add_meter_values(
+    db: Session,
+    charger_id: str,
+    evse_id: int,
+    readings: tuple[MeterSample, ...],
+    transaction_ref: str | None,
+) -> None:
+    session_id = None
+    if transaction_ref is not None:
+        row = repo.find_session_row(db, charger_id, transaction_ref)
+        session_id = row.session_id if row else None
+    if session_id is None:  # 2.0.1 MeterValues carry no transaction: use the EVSE's session
+        active = repo.active_session_on(db, charger_id, evse_id)
+        session_id = active.session_id if active else None
+    repo.add_readings(db, charger_id, evse_id, session_id, list(readings))
+
+
+def _stop_session(db: Session, stop: SessionStop) -> ChargingSession | None:
+    row = repo.find_session_row(db, stop.charger_id, stop.transaction_ref)
+    if row is None:
+        if stop.evse_id is None:
+            return None
+        # The start was never received (lost or started long before): keep what we know.
+        session = repo.insert_session(
+            db,
+            ChargingSession(
+                session_id=0,
+                charger_id=stop.charger_id,
+                evse_id=stop.evse_id,
+                connector_id=stop.connector_id or 1,
+                transaction_ref=stop.transaction_ref,
+                id_token=stop.id_token,
+                state=SessionState.ACTIVE,
+                started_at=min((r.timestamp for r in stop.readings), default=stop.stopped_at),
+                offline=stop.offline,
+            ),
+        )
+        row = repo.find_session_row(db, stop.charger_id, session.transaction_ref)
+    repo.add_readings(db, stop.charger_id, row.evse_id, row.session_id, list(stop.readings))
+    meter_stop = stop.meter_stop_wh
+    if meter_stop is None:
+        meter_stop = energy_register_wh(stop.readings)
+    if meter_stop is None:  # fall back to the last register reading of the whole session
+        meter_stop = energy_register_wh(repo.get_session(db, row.session_id).readings)
+    changes: dict[str, object] = {
+        "stopped_at": stop.stopped_at,
+        "meter_stop_wh": meter_stop,
+        "stop_reason": stop.reason,
+    }
+    if row.state == SessionState.ACTIVE.value:
+        changes["state"] = SessionState.COMPLETED
+    if stop.seq_no is not None:
+        changes["last_seq_no"] = max(stop.seq_no, row.last_seq_no or 0)
+    if stop.id_token is not None and row.id_token is None:
+        changes["id_token"] = stop.id_token
+    return repo.update_session(db, row, **changes)

@@ -1,0 +1,131 @@
+"""ORM tables. They stay inside the storage package; the rest of the system sees snapshots."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware datetimes on every backend (SQLite stores naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: times must be timezone-aware")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ChargerRow(Base):
+    __tablename__ = "chargers"
+
+    charger_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ocpp_version: Mapped[str | None] = mapped_column(String(8))
+    vendor: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(64))
+    serial_number: Mapped[str | None] = mapped_column(String(64))
+    firmware_version: Mapped[str | None] = mapped_column(String(64))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_boot_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Configuration reports (NotifyReport) and the like, kept as the charger sent them.
+    reported: Mapped[dict | None] = mapped_column(JSON)
+
+
+class ConnectorRow(Base):
+    __tablename__ = "connectors"
+
+    charger_id: Mapped[str] = mapped_column(
+        ForeignKey("chargers.charger_id", ondelete="CASCADE"), primary_key=True
+    )
+    evse_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connector_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    raw_status: Mapped[str] = mapped_column(String(32))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class IdTokenRow(Base):
+    __tablename__ = "id_tokens"
+
+    id_token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_type: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SessionRow(Base):
+    __tablename__ = "charging_sessions"
+    __table_args__ = (
+        UniqueConstraint("charger_id", "transaction_ref", name="uq_session_transaction"),
+        Index("ix_session_state", "state"),
+    )
+
+    session_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    charger_id: Mapped[str] = mapped_column(ForeignKey("chargers.charger_id"), index=True)
+    evse_id: Mapped[int] = mapped_column(Integer)
+    connector_id: Mapped[int] = mapped_column(Integer)
+    transaction_ref: Mapped[str | None] = mapped_column(String(64))
+    id_token: Mapped[str | None] = mapped_column(String(64))
+    authorization: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    meter_start_wh: Mapped[int | None] = mapped_column(BigInteger)
+    meter_stop_wh: Mapped[int | None] = mapped_column(BigInteger)
+    stop_reason: Mapped[str | None] = mapped_column(String(32))
+    offline: Mapped[bool] = mapped_column(Boolean, default=False)
+    remote_start_id: Mapped[int | None] = mapped_column(Integer)
+    last_seq_no: Mapped[int | None] = mapped_column(Integer)
+
+
+class MeterReadingRow(Base):
+    __tablename__ = "meter_readings"
+
+    reading_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("charging_sessions.session_id", ondelete="CASCADE"), index=True
+    )
+    charger_id: Mapped[str] = mapped_column(String(64), index=True)
+    evse_id: Mapped[int] = mapped_column(Integer)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    measurand: Mapped[str] = mapped_column(String(48))
+    value: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(16))
+    context: Mapped[str | None] = mapped_column(String(32))
+    phase: Mapped[str | None] = mapped_column(String(8))
+    location: Mapped[str | None] = mapped_column(String(16))
+    signed_data: Mapped[str | None] = mapped_column(Text)

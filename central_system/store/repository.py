@@ -1,0 +1,346 @@
+"""Queries and updates, as plain functions of a SQLAlchemy session that return domain snapshots.
+
+They run inside `Database.write` (the group-commit writer) or `Database.read`; keeping every
+statement here means the routes and OCPP handlers never touch ORM objects.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from central_system.domain.model import (
+    AuthorizationStatus,
+    Charger,
+    ChargerIdentity,
+    ChargingSession,
+    Connector,
+    ConnectorStatus,
+    IdToken,
+    IdTokenStatus,
+    MeterSample,
+    OcppVersion,
+    SessionState,
+)
+from central_system.store.models import (
+    ChargerRow,
+    ConnectorRow,
+    IdTokenRow,
+    MeterReadingRow,
+    SessionRow,
+)
+
+# -- snapshots -------------------------------------------------------------------------------
+
+
+def _connector(row: ConnectorRow) -> Connector:
+    return Connector(
+        evse_id=row.evse_id,
+        connector_id=row.connector_id,
+        status=ConnectorStatus(row.status),
+        raw_status=row.raw_status,
+        error_code=row.error_code,
+        status_at=row.status_at,
+    )
+
+
+def _charger(row: ChargerRow, connectors: list[ConnectorRow]) -> Charger:
+    identity = (
+        ChargerIdentity(row.vendor, row.model or "", row.serial_number, row.firmware_version)
+        if row.vendor
+        else None
+    )
+    return Charger(
+        charger_id=row.charger_id,
+        ocpp_version=OcppVersion(row.ocpp_version) if row.ocpp_version else None,
+        identity=identity,
+        registered_at=row.registered_at,
+        last_boot_at=row.last_boot_at,
+        last_seen_at=row.last_seen_at,
+        connectors=tuple(
+            _connector(c) for c in sorted(connectors, key=lambda c: (c.evse_id, c.connector_id))
+        ),
+    )
+
+
+def _sample(row: MeterReadingRow) -> MeterSample:
+    return MeterSample(
+        timestamp=row.timestamp,
+        measurand=row.measurand,
+        value=row.value,
+        unit=row.unit,
+        context=row.context,
+        phase=row.phase,
+        location=row.location,
+        signed_data=row.signed_data,
+    )
+
+
+def _session(row: SessionRow, readings: list[MeterReadingRow] | None = None) -> ChargingSession:
+    return ChargingSession(
+        session_id=row.session_id,
+        charger_id=row.charger_id,
+        evse_id=row.evse_id,
+        connector_id=row.connector_id,
+        transaction_ref=row.transaction_ref or str(row.session_id),
+        id_token=row.id_token,
+        state=SessionState(row.state),
+        started_at=row.started_at,
+        stopped_at=row.stopped_at,
+        meter_start_wh=row.meter_start_wh,
+        meter_stop_wh=row.meter_stop_wh,
+        stop_reason=row.stop_reason,
+        offline=row.offline,
+        authorization=AuthorizationStatus(row.authorization),
+        remote_start_id=row.remote_start_id,
+        last_seq_no=row.last_seq_no,
+        readings=tuple(_sample(r) for r in readings or ()),
+    )
+
+
+# -- chargers --------------------------------------------------------------------------------
+
+
+def charger_exists(db: Session, charger_id: str) -> bool:
+    return db.get(ChargerRow, charger_id) is not None
+
+
+def register_charger(
+    db: Session, charger_id: str, at: datetime, ocpp_version: OcppVersion | None = None
+) -> Charger:
+    row = db.get(ChargerRow, charger_id)
+    if row is None:
+        row = ChargerRow(charger_id=charger_id, registered_at=at)
+        db.add(row)
+    if ocpp_version is not None:
+        row.ocpp_version = ocpp_version.value
+    db.flush()
+    return _charger(row, _connector_rows(db, charger_id))
+
+
+def record_boot(
+    db: Session, charger_id: str, version: OcppVersion, identity: ChargerIdentity, at: datetime
+) -> None:
+    row = _charger_row(db, charger_id)
+    row.ocpp_version = version.value
+    row.vendor = identity.vendor
+    row.model = identity.model
+    row.serial_number = identity.serial_number
+    row.firmware_version = identity.firmware_version
+    row.last_boot_at = at
+    row.last_seen_at = at
+
+
+def touch_charger(db: Session, charger_id: str, at: datetime) -> None:
+    _charger_row(db, charger_id).last_seen_at = at
+
+
+def record_report(db: Session, charger_id: str, key: str, value: object) -> None:
+    row = _charger_row(db, charger_id)
+    reported = dict(row.reported or {})
+    reported[key] = value
+    row.reported = reported
+
+
+def record_connector_status(
+    db: Session,
+    charger_id: str,
+    evse_id: int,
+    connector_id: int,
+    status: ConnectorStatus,
+    raw_status: str,
+    error_code: str | None,
+    at: datetime,
+) -> None:
+    row = db.get(ConnectorRow, (charger_id, evse_id, connector_id))
+    if row is None:
+        row = ConnectorRow(charger_id=charger_id, evse_id=evse_id, connector_id=connector_id)
+        db.add(row)
+    row.status = status.value
+    row.raw_status = raw_status
+    row.error_code = error_code
+    row.status_at = at
+
+
+def get_charger(db: Session, charger_id: str) -> Charger | None:
+    row = db.get(ChargerRow, charger_id)
+    return None if row is None else _charger(row, _connector_rows(db, charger_id))
+
+
+def list_chargers(db: Session) -> list[Charger]:
+    rows = db.scalars(select(ChargerRow).order_by(ChargerRow.charger_id)).all()
+    connectors: dict[str, list[ConnectorRow]] = {}
+    for c in db.scalars(select(ConnectorRow)):
+        connectors.setdefault(c.charger_id, []).append(c)
+    return [_charger(r, connectors.get(r.charger_id, [])) for r in rows]
+
+
+def _charger_row(db: Session, charger_id: str) -> ChargerRow:
+    row = db.get(ChargerRow, charger_id)
+    if row is None:
+        raise LookupError(f"charger {charger_id!r} is not registered")
+    return row
+
+
+def _connector_rows(db: Session, charger_id: str) -> list[ConnectorRow]:
+    return list(db.scalars(select(ConnectorRow).where(ConnectorRow.charger_id == charger_id)))
+
+
+# -- id tokens -------------------------------------------------------------------------------
+
+
+def upsert_id_token(db: Session, token: IdToken) -> IdToken:
+    row = db.get(IdTokenRow, token.id_token) or IdTokenRow(id_token=token.id_token)
+    row.token_type = token.token_type
+    row.status = token.status.value
+    row.expires_at = token.expires_at
+    db.merge(row)
+    return token
+
+
+def get_id_token(db: Session, id_token: str) -> IdToken | None:
+    row = db.get(IdTokenRow, id_token)
+    if row is None:
+        return None
+    return IdToken(row.id_token, row.token_type, IdTokenStatus(row.status), row.expires_at)
+
+
+def list_id_tokens(db: Session) -> list[IdToken]:
+    rows = db.scalars(select(IdTokenRow).order_by(IdTokenRow.id_token))
+    return [IdToken(r.id_token, r.token_type, IdTokenStatus(r.status), r.expires_at) for r in rows]
+
+
+def token_in_active_session(db: Session, id_token: str) -> bool:
+    stmt = select(SessionRow.session_id).where(
+        SessionRow.id_token == id_token, SessionRow.state == SessionState.ACTIVE.value
+    )
+    return db.scalar(stmt.limit(1)) is not None
+
+
+# -- sessions --------------------------------------------------------------------------------
+
+
+def active_session_on(
+    db: Session, charger_id: str, evse_id: int, connector_id: int | None = None
+) -> ChargingSession | None:
+    stmt = select(SessionRow).where(
+        SessionRow.charger_id == charger_id,
+        SessionRow.evse_id == evse_id,
+        SessionRow.state == SessionState.ACTIVE.value,
+    )
+    if connector_id is not None:
+        stmt = stmt.where(SessionRow.connector_id == connector_id)
+    row = db.scalars(stmt.limit(1)).first()
+    return None if row is None else _session(row)
+
+
+def find_session_row(db: Session, charger_id: str, transaction_ref: str) -> SessionRow | None:
+    stmt = select(SessionRow).where(
+        SessionRow.charger_id == charger_id, SessionRow.transaction_ref == transaction_ref
+    )
+    return db.scalars(stmt).first()
+
+
+def find_duplicate_start(
+    db: Session, charger_id: str, connector_id: int, id_token: str | None, started_at: datetime
+) -> ChargingSession | None:
+    """A 1.6 StartTransaction re-sent after a lost answer must map to the same transaction."""
+    stmt = select(SessionRow).where(
+        SessionRow.charger_id == charger_id,
+        SessionRow.connector_id == connector_id,
+        SessionRow.id_token == id_token,
+        SessionRow.started_at == started_at,
+    )
+    row = db.scalars(stmt.limit(1)).first()
+    return None if row is None else _session(row)
+
+
+def insert_session(db: Session, session: ChargingSession) -> ChargingSession:
+    row = SessionRow(
+        charger_id=session.charger_id,
+        evse_id=session.evse_id,
+        connector_id=session.connector_id,
+        transaction_ref=session.transaction_ref or None,
+        id_token=session.id_token,
+        authorization=session.authorization.value,
+        state=session.state.value,
+        started_at=session.started_at,
+        stopped_at=session.stopped_at,
+        meter_start_wh=session.meter_start_wh,
+        meter_stop_wh=session.meter_stop_wh,
+        stop_reason=session.stop_reason,
+        offline=session.offline,
+        remote_start_id=session.remote_start_id,
+        last_seq_no=session.last_seq_no,
+    )
+    db.add(row)
+    db.flush()
+    if row.transaction_ref is None:  # 1.6: the session id is the transactionId
+        row.transaction_ref = str(row.session_id)
+    return _session(row)
+
+
+def update_session(db: Session, row: SessionRow, **changes: object) -> ChargingSession:
+    for name, value in changes.items():
+        if isinstance(value, SessionState | AuthorizationStatus):
+            value = value.value
+        setattr(row, name, value)
+    db.flush()
+    return _session(row)
+
+
+def add_readings(
+    db: Session,
+    charger_id: str,
+    evse_id: int,
+    session_id: int | None,
+    samples: list[MeterSample],
+) -> None:
+    db.add_all(
+        MeterReadingRow(
+            session_id=session_id,
+            charger_id=charger_id,
+            evse_id=evse_id,
+            timestamp=s.timestamp,
+            measurand=s.measurand,
+            value=s.value,
+            unit=s.unit,
+            context=s.context,
+            phase=s.phase,
+            location=s.location,
+            signed_data=s.signed_data,
+        )
+        for s in samples
+    )
+
+
+def get_session(db: Session, session_id: int, with_readings: bool = True) -> ChargingSession | None:
+    row = db.get(SessionRow, session_id)
+    if row is None:
+        return None
+    readings = None
+    if with_readings:
+        stmt = (
+            select(MeterReadingRow)
+            .where(MeterReadingRow.session_id == session_id)
+            .order_by(MeterReadingRow.timestamp, MeterReadingRow.reading_id)
+        )
+        readings = list(db.scalars(stmt))
+    return _session(row, readings)
+
+
+def list_sessions(
+    db: Session,
+    charger_id: str | None = None,
+    state: SessionState | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> list[ChargingSession]:
+    stmt = select(SessionRow).order_by(SessionRow.session_id)
+    if charger_id is not None:
+        stmt = stmt.where(SessionRow.charger_id == charger_id)
+    if state is not None:
+        stmt = stmt.where(SessionRow.state == state.value)
+    return [_session(r) for r in db.scalars(stmt.limit(limit).offset(offset))]

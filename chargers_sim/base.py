@@ -1,0 +1,455 @@
+"""What every emulated charger does, whatever protocol version it speaks.
+
+A charger keeps one WebSocket to the central system and reconnects with exponential backoff
+when it drops. Transaction-related messages go through an outbox: queued while offline and
+delivered in order once connected again, as both OCPP versions require. Other messages
+(heartbeats, status) are sent only while connected; statuses are re-announced on reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ocpp.exceptions import OCPPError
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from chargers_sim.clock import Clock
+from chargers_sim.meter import EnergyMeter
+from ocppj import ConnectionLost, FrameObserver, TappedConnection
+
+log = logging.getLogger(__name__)
+
+
+class ChargerStateError(Exception):
+    """The action is impossible in the charger's current state (e.g. no cable plugged in)."""
+
+
+@dataclass(frozen=True)
+class ChargerConfig:
+    charger_id: str
+    csms_url: str  # the endpoint without the charger id, e.g. ws://127.0.0.1:9000/ocpp
+    ocpp_version: str = "1.6"
+    evse_count: int = 1
+    max_power_kw: float = 22.0
+    vendor: str = "EVCH"
+    model: str = "EmulatedCharger"
+    serial_number: str | None = None
+    firmware_version: str = "1.0.0"
+    meter_interval_s: int = 60
+    reconnect_initial_s: float = 1.0
+    reconnect_max_s: float = 60.0
+    response_timeout_s: float = 30.0
+    # LocalAuthorizeOffline: accept tokens the central system accepted before.
+    authorize_offline: bool = True
+
+
+@dataclass
+class Transaction:
+    id_token: str
+    started_at: datetime
+    meter_start_wh: int
+    # 1.6: set from the central system's answer to StartTransaction; 2.0.1: ours from the start.
+    transaction_id: str | None
+    offline: bool
+    remote_start_id: int | None = None
+    seq_no: itertools.count = field(default_factory=itertools.count)
+
+
+@dataclass
+class Evse:
+    evse_id: int
+    meter: EnergyMeter
+    plugged: bool = False
+    operative: bool = True
+    faulted: bool = False
+    # ChangeAvailability(Inoperative) during a transaction takes effect when it ends.
+    inoperative_after_transaction: bool = False
+    transaction: Transaction | None = None
+    # 1.6 shows Finishing between the end of a transaction and the cable leaving.
+    finished: bool = False
+    status: str | None = None
+
+
+@dataclass
+class _Queued:
+    build: Callable[[], Any]
+    on_reply: Callable[[Any], Awaitable[None]] | None
+    delivered: asyncio.Future
+
+
+class EmulatedCharger:
+    """Base of `EmulatedChargerV16` and `EmulatedChargerV201` (mixed in before the ocpp class)."""
+
+    subprotocol: str
+
+    def __init__(
+        self, config: ChargerConfig, clock: Clock, frame_observer: FrameObserver | None = None
+    ) -> None:
+        super().__init__(config.charger_id, None, config.response_timeout_s)
+        self.use_counter_ids()
+        self.config = config
+        self.clock = clock
+        self.evses = {n: Evse(n, EnergyMeter(clock)) for n in range(1, config.evse_count + 1)}
+        self.heartbeat_interval_s = 300
+        self._frame_observer = frame_observer
+        self._booted = False
+        self._online = asyncio.Event()
+        self._outbox: deque[_Queued] = deque()
+        self._outbox_changed = asyncio.Event()
+        self._allowed_online = asyncio.Event()
+        self._allowed_online.set()
+        self._auth_cache: dict[str, bool] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._after_reply: list[Awaitable] = []
+        self._runner: asyncio.Task | None = None
+        self._websocket = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def online(self) -> bool:
+        return self._online.is_set()
+
+    async def power_on(self) -> None:
+        """Connect (and keep reconnecting) in the background."""
+        self._runner = asyncio.create_task(self._run(), name=f"charger-{self.id}")
+        self.spawn(self._meter_loop())
+
+    async def wait_online(self, timeout_s: float = 10.0) -> None:
+        await asyncio.wait_for(self._online.wait(), timeout_s)
+
+    async def power_off(self) -> None:
+        for task in [self._runner, *self._tasks]:
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*[t for t in [self._runner, *self._tasks] if t], return_exceptions=True)
+        if self._websocket is not None:
+            await self._websocket.close()
+
+    def spawn(self, coroutine: Awaitable) -> asyncio.Task:
+        """Run follow-up work (e.g. the transaction after a remote start) as a tracked task."""
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def after_reply(self, coroutine: Awaitable) -> None:
+        """Run `coroutine` once the answer to the command being handled has been sent.
+
+        A charger answers RemoteStart before it starts the transaction; doing the follow-up
+        only after our reply is on the wire keeps the frame order deterministic.
+        """
+        self._after_reply.append(coroutine)
+
+    async def _send(self, message: str) -> None:
+        await super()._send(message)
+        if self._after_reply and not message.startswith("[2"):
+            follow_ups, self._after_reply = self._after_reply, []
+            for coroutine in follow_ups:
+                self.spawn(coroutine)
+
+    async def settle(self) -> None:
+        """Wait until follow-up work is done and every queued message is delivered."""
+        while True:
+            pending = [t for t in self._tasks if t.get_coro().__name__ != "_meter_loop"]
+            if pending:
+                await asyncio.wait(pending)
+                continue
+            if self._outbox and self.online:
+                await self._outbox[-1].delivered
+                continue
+            return
+
+    # -- fault injection ---------------------------------------------------------------------
+    async def go_offline(self) -> None:
+        """Drop the connection and stay offline until `go_online` (a network fault)."""
+        self._allowed_online.clear()
+        if self._websocket is not None:
+            await self._websocket.close()
+
+    def go_online(self) -> None:
+        self._allowed_online.set()
+
+    # -- what a driver and an EV do ----------------------------------------------------------
+    async def plug_in(self, evse_id: int) -> None:
+        evse = self.evse(evse_id)
+        evse.plugged = True
+        evse.finished = False
+        await self._announce(evse)
+
+    async def authorize(self, id_token: str) -> bool:
+        """Ask the central system; when offline, trust tokens it accepted before."""
+        if self.online:
+            try:
+                accepted = await self._authorize(id_token)
+                self._auth_cache[id_token] = accepted
+                return accepted
+            except ConnectionLost:
+                pass
+        return self.config.authorize_offline and self._auth_cache.get(id_token, False)
+
+    async def start_transaction(
+        self, evse_id: int, id_token: str, remote_start_id: int | None = None
+    ) -> Transaction:
+        evse = self.evse(evse_id)
+        if evse.transaction is not None:
+            raise ChargerStateError(f"EVSE {evse_id} already has a transaction")
+        if not evse.operative or evse.faulted:
+            raise ChargerStateError(f"EVSE {evse_id} is out of service")
+        if not evse.plugged:
+            raise ChargerStateError(f"EVSE {evse_id} has no cable plugged in")
+        transaction = Transaction(
+            id_token=id_token,
+            started_at=self.clock.now(),
+            meter_start_wh=evse.meter.register_wh(),
+            transaction_id=self._new_transaction_id(),
+            offline=not self.online,
+            remote_start_id=remote_start_id,
+        )
+        evse.transaction = transaction
+        self._queue_started(evse, transaction)
+        await self._announce(evse)
+        return transaction
+
+    def set_power(self, evse_id: int, power_w: float) -> float:
+        """The attached EV draws `power_w` (capped at the charger's rating); returns the draw."""
+        evse = self.evse(evse_id)
+        if evse.transaction is None and power_w > 0:
+            raise ChargerStateError(f"EVSE {evse_id} has no transaction to deliver energy to")
+        draw_w = min(power_w, self.config.max_power_kw * 1000.0)
+        evse.meter.set_power(draw_w)
+        return draw_w
+
+    async def stop_transaction(self, evse_id: int, reason: str = "Local") -> Transaction:
+        evse = self.evse(evse_id)
+        transaction = evse.transaction
+        if transaction is None:
+            raise ChargerStateError(f"EVSE {evse_id} has no transaction")
+        evse.meter.set_power(0.0)
+        evse.transaction = None
+        evse.finished = evse.plugged
+        self._queue_ended(evse, transaction, evse.meter.register_wh(), reason)
+        if evse.inoperative_after_transaction:
+            evse.operative, evse.inoperative_after_transaction = False, False
+        await self._announce(evse)
+        return transaction
+
+    async def unplug(self, evse_id: int) -> None:
+        evse = self.evse(evse_id)
+        if evse.transaction is not None:
+            await self.stop_transaction(evse_id, "EVDisconnected")
+        evse.plugged = False
+        evse.finished = False
+        await self._announce(evse)
+
+    def evse(self, evse_id: int) -> Evse:
+        try:
+            return self.evses[evse_id]
+        except KeyError:
+            raise ChargerStateError(f"{self.id} has no EVSE {evse_id}") from None
+
+    # -- answers to central-system commands, shared by both versions ---------------------------
+    def _accept_remote_start(self, id_token: str, evse_id: int | None, remote_start_id: int | None) -> bool:
+        candidates = [self.evses.get(evse_id)] if evse_id else list(self.evses.values())
+        evse = next(
+            (e for e in candidates if e and e.transaction is None and e.operative and not e.faulted),
+            None,
+        )
+        if evse is None:
+            return False
+
+        async def begin() -> None:
+            # An emulated EV is always ready at the charger the operator picked.
+            if not evse.plugged:
+                await self.plug_in(evse.evse_id)
+            await self.start_transaction(evse.evse_id, id_token, remote_start_id)
+
+        self.after_reply(begin())
+        return True
+
+    def _accept_remote_stop(self, transaction_id: str) -> bool:
+        for evse in self.evses.values():
+            if evse.transaction and evse.transaction.transaction_id == transaction_id:
+                self.after_reply(self.stop_transaction(evse.evse_id, "Remote"))
+                return True
+        return False
+
+    def _change_availability(self, evse_id: int, operative: bool) -> str:
+        evses = list(self.evses.values()) if evse_id == 0 else [self.evse(evse_id)]
+        busy = any(e.transaction for e in evses)
+        for evse in evses:
+            if evse.transaction and not operative:
+                evse.inoperative_after_transaction = True
+            else:
+                evse.operative = operative
+                self.after_reply(self._announce(evse))
+        return "Scheduled" if busy and not operative else "Accepted"
+
+    def _reset(self, reason: str) -> None:
+        async def reboot() -> None:
+            for evse in self.evses.values():
+                if evse.transaction:
+                    await self.stop_transaction(evse.evse_id, reason)
+            await self.settle_outbox()
+            self._booted = False
+            if self._websocket is not None:
+                await self._websocket.close()
+
+        self.after_reply(reboot())
+
+    def _unlock(self, evse_id: int) -> None:
+        if self.evse(evse_id).transaction:
+            self.after_reply(self.stop_transaction(evse_id, "UnlockCommand"))
+
+    async def settle_outbox(self) -> None:
+        if self._outbox and self.online:
+            await self._outbox[-1].delivered
+
+    # -- the connection ----------------------------------------------------------------------
+    async def _run(self) -> None:
+        backoff_s = self.config.reconnect_initial_s
+        url = f"{self.config.csms_url.rstrip('/')}/{self.id}"
+        while True:
+            await self._allowed_online.wait()
+            try:
+                websocket = await connect(
+                    url, subprotocols=[self.subprotocol], compression=None, open_timeout=10
+                )
+            except (OSError, InvalidHandshake, TimeoutError) as error:
+                log.info("%s: cannot connect (%s), retrying in %.0f s", self.id, error, backoff_s)
+                await self.clock.sleep(backoff_s)
+                backoff_s = min(backoff_s * 2, self.config.reconnect_max_s)
+                continue
+            backoff_s = self.config.reconnect_initial_s
+            await self._serve(websocket)
+
+    async def _serve(self, websocket) -> None:
+        self._websocket = websocket
+        self._connection = (
+            TappedConnection(websocket, self.id, self._frame_observer)
+            if self._frame_observer
+            else websocket
+        )
+        receiver = asyncio.create_task(self.start())
+        await asyncio.sleep(0)  # let the receive loop begin (it creates the `closed` future)
+        helpers: list[asyncio.Task] = []
+        try:
+            if not self._booted:
+                await self._boot()
+            self._online.set()
+            for evse in self.evses.values():
+                await self._announce(evse, force=True)
+            helpers = [asyncio.create_task(self._heartbeat_loop()), asyncio.create_task(self._pump())]
+            await receiver
+        except (ConnectionLost, ConnectionClosed):
+            pass
+        finally:
+            self._online.clear()
+            for task in [*helpers, receiver]:
+                task.cancel()
+            await asyncio.gather(*helpers, receiver, return_exceptions=True)
+            await websocket.close()
+            log.info("%s: connection closed", self.id)
+
+    async def _boot(self) -> None:
+        while True:
+            accepted, interval_s = await self._send_boot()
+            if accepted:
+                self._booted = True
+                self.heartbeat_interval_s = interval_s or self.heartbeat_interval_s
+                return
+            await self.clock.sleep(interval_s or 60)  # Pending / Rejected: try again later
+
+    async def _send_now(self, payload: Any) -> Any | None:
+        """Send a message that is worthless later (status, heartbeat): only while connected."""
+        try:
+            return await self.request(payload)
+        except ConnectionLost:
+            return None
+        except OCPPError as error:
+            log.warning("%s: %s refused: %s", self.id, type(payload).__name__, error)
+            return None
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await self.clock.sleep(self.heartbeat_interval_s)
+            await self._send_now(self._heartbeat_request())
+
+    async def _meter_loop(self) -> None:
+        while True:
+            await self.clock.sleep(self.config.meter_interval_s)
+            for evse in self.evses.values():
+                if evse.transaction is not None:
+                    self._queue_meter_values(evse, evse.transaction)
+
+    # -- the outbox of transaction messages --------------------------------------------------
+    def queue(
+        self, build: Callable[[], Any], on_reply: Callable[[Any], Awaitable[None]] | None = None
+    ) -> asyncio.Future:
+        """Queue a transaction message; `build` runs at send time (1.6 ids arrive late)."""
+        delivered = asyncio.get_running_loop().create_future()
+        self._outbox.append(_Queued(build, on_reply, delivered))
+        self._outbox_changed.set()
+        return delivered
+
+    async def _pump(self) -> None:
+        while True:
+            while self._outbox:
+                queued = self._outbox[0]
+                try:
+                    reply = await self.request(queued.build())
+                except OCPPError as error:  # refused, not lost: sending it again cannot help
+                    log.warning("%s: transaction message refused: %s", self.id, error)
+                    reply = None
+                except (TypeError, ValueError):  # its transaction never got an id from the CSMS
+                    log.exception("%s: transaction message cannot be built, dropped", self.id)
+                    reply = None
+                self._outbox.popleft()
+                if reply is not None and queued.on_reply is not None:
+                    await queued.on_reply(reply)
+                if not queued.delivered.done():
+                    queued.delivered.set_result(reply)
+            self._outbox_changed.clear()
+            await self._outbox_changed.wait()
+
+    async def _announce(self, evse: Evse, force: bool = False) -> None:
+        status = self._status_of(evse)
+        if status == evse.status and not force:
+            return
+        evse.status = status
+        await self._send_now(self._status_request(evse, status))
+
+    # -- what each protocol version provides --------------------------------------------------
+    def _new_transaction_id(self) -> str | None:
+        raise NotImplementedError
+
+    async def _send_boot(self) -> tuple[bool, int]:
+        raise NotImplementedError
+
+    async def _authorize(self, id_token: str) -> bool:
+        raise NotImplementedError
+
+    def _heartbeat_request(self) -> Any:
+        raise NotImplementedError
+
+    def _status_of(self, evse: Evse) -> str:
+        raise NotImplementedError
+
+    def _status_request(self, evse: Evse, status: str) -> Any:
+        raise NotImplementedError
+
+    def _queue_started(self, evse: Evse, transaction: Transaction) -> None:
+        raise NotImplementedError
+
+    def _queue_meter_values(self, evse: Evse, transaction: Transaction) -> None:
+        raise NotImplementedError
+
+    def _queue_ended(self, evse: Evse, transaction: Transaction, meter_stop_wh: int, reason: str) -> None:
+        raise NotImplementedError

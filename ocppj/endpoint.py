@@ -1,0 +1,264 @@
+"""An OCPP-J endpoint mixin for `ocpp.v16.ChargePoint` / `ocpp.v201.ChargePoint` subclasses.
+
+What the `ocpp` library leaves out, and both of our peers need:
+
+- every malformed frame gets a CALLERROR (the library only logs unparsable frames), with the
+  error code the version's specification names;
+- schema violations are classified as the specification describes them (a missing field is an
+  occurrence violation, a wrong enum value a property violation, ...);
+- unknown extra fields, which real chargers send, are logged and dropped instead of refused;
+- message ids are a per-connection counter, so a seeded run produces the same frames;
+- a frame tap, so every frame in either direction can be recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import ocpp.messages
+from jsonschema.exceptions import best_match
+from ocpp.exceptions import (
+    FormatViolationError,
+    NotImplementedError as NotImplementedCallError,
+    NotSupportedError,
+    OCPPError,
+    ProtocolError,
+)
+from ocpp.v16.enums import Action as V16Action
+from ocpp.v201.enums import Action as V201Action
+from ocpp.messages import Call, CallError, CallResult, MessageType, get_validator
+from websockets.exceptions import ConnectionClosed
+
+from ocppj.errors import spell, violation_for
+
+log = logging.getLogger(__name__)
+
+# Validating in a worker thread per message costs more than the validation itself.
+ocpp.messages.ASYNC_VALIDATION = False
+
+_CLOSED = object()
+
+# (charger id, "in" | "out" as seen from the endpoint, raw frame)
+FrameObserver = Callable[[str, str, str], None]
+
+
+class ConnectionLost(Exception):
+    """The connection closed while a CALL was waiting for its answer."""
+
+
+class RpcFrameworkError(OCPPError):
+    code = "RpcFrameworkError"
+    default_description = "The frame is not a valid OCPP-J RPC message"
+
+
+class MessageTypeNotSupportedError(OCPPError):
+    code = "MessageTypeNotSupported"
+    default_description = "This message type number is not supported"
+
+
+# 1.6 schemas with `multipleOf: 0.1` that floats cannot pass; the library re-checks them
+# with decimals after our pass.
+_DECIMAL_CHECKED = {"multipleOf"}
+
+
+class TappedConnection:
+    """Wraps a WebSocket so an observer sees every frame, both directions."""
+
+    def __init__(self, websocket: Any, charger_id: str, observer: FrameObserver) -> None:
+        self._websocket = websocket
+        self._charger_id = charger_id
+        self._observer = observer
+
+    async def recv(self) -> str:
+        frame = await self._websocket.recv()
+        self._observer(self._charger_id, "in", frame)
+        return frame
+
+    async def send(self, frame: str) -> None:
+        self._observer(self._charger_id, "out", frame)
+        await self._websocket.send(frame)
+
+    async def close(self, *args: Any, **kwargs: Any) -> None:
+        await self._websocket.close(*args, **kwargs)
+
+
+class RpcEndpoint:
+    """Mix in before the `ocpp` ChargePoint class: `class X(RpcEndpoint, v16.ChargePoint)`."""
+
+    _ocpp_version: str
+    id: str
+    route_map: dict
+    lenient = True
+
+    _closed: asyncio.Future | None = None
+
+    def use_counter_ids(self) -> None:
+        counter = itertools.count(1)
+        self._unique_id_generator = lambda: str(next(counter))
+
+    async def start(self) -> None:
+        """The receive loop. When it ends, a CALL still waiting for its answer fails at once.
+
+        Frames the peer sent before closing are routed first; then a marker in the response
+        queue tells a waiting CALL that no answer will come (the `ocpp` library would wait out
+        its timeout).
+        """
+        self._closed = asyncio.get_running_loop().create_future()
+        self._response_queue = asyncio.Queue()
+        try:
+            await super().start()
+        finally:
+            self._closed.set_result(None)
+            self._response_queue.put_nowait(_CLOSED)
+
+    async def request(self, payload: Any) -> Any:
+        """Send a CALL and return the answer's payload object.
+
+        A CALLERROR raises its OCPPError; a connection that closes first raises ConnectionLost.
+        """
+        if self._closed is None or self._closed.done():
+            raise ConnectionLost(f"{self.id}: not connected")
+        return await self.call(payload, suppress=False)
+
+    async def _get_specific_response(self, unique_id: str, timeout: float) -> Any:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError
+            response = await asyncio.wait_for(self._response_queue.get(), remaining)
+            if response is _CLOSED:
+                raise ConnectionLost(f"{self.id}: connection closed before the answer came")
+            if response.unique_id == unique_id:
+                return response
+            log.warning("%s: ignoring an answer to unknown message id %s", self.id, response.unique_id)
+
+    async def route_message(self, raw_msg: str | bytes) -> None:
+        try:
+            frame = json.loads(raw_msg)
+        except (ValueError, TypeError):
+            await self._send_error("-1", FormatViolationError(description="Frame is not JSON"))
+            return
+        if not isinstance(frame, list) or len(frame) < 3 or not isinstance(frame[1], str):
+            unique_id = frame[1] if isinstance(frame, list) and len(frame) > 1 else "-1"
+            await self._send_error(
+                str(unique_id) if isinstance(unique_id, str) else "-1",
+                RpcFrameworkError(details={"cause": "expected [type, id, ...]"}),
+            )
+            return
+        message_type, unique_id = frame[0], frame[1]
+        if message_type == MessageType.Call:
+            await self._route_call(frame, unique_id)
+        elif message_type == MessageType.CallResult and len(frame) == 3:
+            self._response_queue.put_nowait(CallResult(unique_id, frame[2]))
+        elif message_type == MessageType.CallError and len(frame) in (4, 5):
+            self._response_queue.put_nowait(CallError(*frame[1:]))
+        elif message_type in (MessageType.CallResult, MessageType.CallError):
+            await self._send_error(unique_id, ProtocolError(description="Wrong frame length"))
+        else:
+            await self._send_error(
+                unique_id, MessageTypeNotSupportedError(details={"type": message_type})
+            )
+
+    async def _route_call(self, frame: list, unique_id: str) -> None:
+        if len(frame) != 4 or not isinstance(frame[2], str):
+            await self._send_error(unique_id, RpcFrameworkError(description="Malformed CALL"))
+            return
+        if not isinstance(frame[3], dict):
+            await self._send_error(
+                unique_id, FormatViolationError(description="Payload is not a JSON object")
+            )
+            return
+        msg = Call(unique_id, frame[2], frame[3])
+        try:
+            self._check_route(msg.action)
+            self._check_request(msg)
+            await self._handle_call(msg)
+        except OCPPError as error:
+            log.warning("%s: %s refused: %s %s", self.id, msg.action, error.code, error.details)
+            await self._send(msg.create_call_error(error).to_json())
+
+    def _check_route(self, action: str) -> None:
+        """NotImplemented for an unknown action, NotSupported for a known one we do not handle.
+
+        The spec's meanings; the `ocpp` library answers the other way round.
+        """
+        if "_on_action" in self.route_map.get(action, {}):
+            return
+        if action in _known_actions(self._ocpp_version):
+            raise NotSupportedError(
+                description="Requested Action is recognized but not supported by the receiver",
+                details={"cause": f"{action} is not supported here"},
+            )
+        raise NotImplementedCallError(
+            description="Requested Action is not known by receiver",
+            details={"cause": f"{action} is not an OCPP {self._ocpp_version} action"},
+        )
+
+    def _check_request(self, msg: Call) -> None:
+        """Classify schema violations as the spec does; drop harmless unknown fields."""
+        try:
+            validator = get_validator(MessageType.Call, msg.action, self._ocpp_version)
+        except OSError:
+            return
+        errors = [e for e in validator.iter_errors(msg.payload) if e.validator not in _DECIMAL_CHECKED]
+        if self.lenient:
+            extras = [e for e in errors if e.validator == "additionalProperties"]
+            for error in extras:
+                dropped = _drop_unknown_fields(error.instance, error.schema)
+                log.warning(
+                    "%s: %s carries fields the %s schema does not define, ignored: %s",
+                    self.id,
+                    msg.action,
+                    self._ocpp_version,
+                    ", ".join(dropped),
+                )
+            errors = [e for e in errors if e.validator != "additionalProperties"]
+        if errors:
+            raise violation_for(best_match(errors))
+
+    async def _send_error(self, unique_id: str, error: OCPPError) -> None:
+        frame = [
+            MessageType.CallError,
+            unique_id,
+            error.code,
+            error.description or "",
+            error.details or {},
+        ]
+        log.warning("%s: malformed frame answered with %s", self.id, error.code)
+        await self._send(json.dumps(frame))
+
+    async def _send(self, message: str) -> None:
+        if message.startswith("[4"):
+            message = self._respell_error(message)
+        try:
+            await self._connection.send(message)
+        except ConnectionClosed:
+            if message.startswith("[2"):
+                raise
+            # Keep the receive loop alive: frames the peer sent before closing (for example the
+            # answer to our own pending CALL) are still buffered and must be routed.
+            log.info("%s: answer not delivered, the connection is closed", self.id)
+
+    def _respell_error(self, message: str) -> str:
+        frame = json.loads(message)
+        frame[2] = spell(frame[2], self._ocpp_version)
+        return json.dumps(frame)
+
+
+def _known_actions(ocpp_version: str) -> set[str]:
+    return {a.value for a in (V16Action if ocpp_version == "1.6" else V201Action)}
+
+
+def _drop_unknown_fields(instance: dict, schema: dict) -> list[str]:
+    known = set(schema.get("properties", {}))
+    unknown = [key for key in instance if key not in known]
+    for key in unknown:
+        del instance[key]
+    return unknown
