@@ -277,6 +277,8 @@ def _update_session(
     row = repo.find_session_row(db, charger_id, transaction_ref)
     if row is None:
         return None
+    if _already_seen(row, seq_no):
+        return repo.get_session(db, row.session_id, with_readings=False)
     repo.add_readings(db, charger_id, row.evse_id, row.session_id, list(readings))
     changes: dict[str, object] = {}
     if seq_no is not None:
@@ -305,6 +307,11 @@ def _add_meter_values(
     repo.add_readings(db, charger_id, evse_id, session_id, list(readings))
 
 
+def _already_seen(row, seq_no: int | None) -> bool:
+    """2.0.1 numbers a transaction's events: one we have seen is a re-send after a lost answer."""
+    return seq_no is not None and row.last_seq_no is not None and seq_no <= row.last_seq_no
+
+
 def _stop_session(db: Session, stop: SessionStop) -> ChargingSession | None:
     row = repo.find_session_row(db, stop.charger_id, stop.transaction_ref)
     if row is None:
@@ -326,6 +333,9 @@ def _stop_session(db: Session, stop: SessionStop) -> ChargingSession | None:
             ),
         )
         row = repo.find_session_row(db, stop.charger_id, session.transaction_ref)
+    elif _already_seen(row, stop.seq_no) or row.state == SessionState.COMPLETED.value:
+        # A stop re-sent after a lost answer: the first one counts.
+        return repo.get_session(db, row.session_id, with_readings=False)
     repo.add_readings(db, stop.charger_id, row.evse_id, row.session_id, list(stop.readings))
     meter_stop = stop.meter_stop_wh
     if meter_stop is None:
