@@ -123,7 +123,8 @@ class EmulatedCharger:
         self.spawn(self._meter_loop())
 
     async def wait_online(self, timeout_s: float = 10.0) -> None:
-        await asyncio.wait_for(self._online.wait(), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            await self._online.wait()
 
     async def power_off(self) -> None:
         for task in [self._runner, *self._tasks]:

@@ -11,6 +11,15 @@ from ocpp.v201.enums import Action
 from chargers_sim.base import EmulatedCharger, Evse, Transaction
 from ocppj import RpcEndpoint
 
+# The emulator's stop reasons (1.6 vocabulary) as 2.0.1 stoppedReason and triggerReason.
+STOP_REASONS = {
+    "Remote": ("Remote", "RemoteStop"),
+    "EVDisconnected": ("EVDisconnected", "EVCommunicationLost"),
+    "DeAuthorized": ("DeAuthorized", "Deauthorized"),
+    "UnlockCommand": ("Other", "UnlockCommand"),
+    "SoftReset": ("Reboot", "ResetCommand"),
+    "HardReset": ("ImmediateReset", "ResetCommand"),
+}
 TRIGGERABLE = {"BootNotification", "Heartbeat", "MeterValues", "StatusNotification"}
 
 
@@ -136,13 +145,12 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
         self.queue(lambda: request)
 
     def _queue_ended(self, evse: Evse, transaction: Transaction, meter_stop_wh: int, reason: str) -> None:
-        trigger = {"Remote": "RemoteStop", "EVDisconnected": "EVCommunicationLost",
-                   "DeAuthorized": "Deauthorized"}.get(reason, "StopAuthorized")
+        stopped_reason, trigger = STOP_REASONS.get(reason, (reason, "StopAuthorized"))
         request = self._transaction_event(
             evse, transaction, "Ended", trigger,
             self._meter_value(evse, "Transaction.End", False),
             info={"charging_state": "EVConnected" if evse.plugged else "Idle",
-                  "stopped_reason": reason},
+                  "stopped_reason": stopped_reason},
         )
         self.queue(lambda: request)
 
@@ -168,7 +176,7 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
     @on(Action.reset)
     async def on_reset(self, type, **extra):
         busy = any(e.transaction for e in self.evses.values())
-        self._reset("ImmediateReset" if type == "Immediate" else "Local")
+        self._reset("HardReset" if type == "Immediate" else "SoftReset")
         return call_result.Reset(status="Scheduled" if busy and type == "OnIdle" else "Accepted")
 
     @on(Action.get_variables)

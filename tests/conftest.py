@@ -22,6 +22,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "EVCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 VALID_TOKEN = "TAG-VALID"
+SECOND_TOKEN = "TAG-SECOND"
 BLOCKED_TOKEN = "TAG-BLOCKED"
 
 
@@ -63,11 +64,12 @@ def sqlite_url(tmp_path) -> str:
 
 
 def csms_settings(database_url: str, **overrides) -> Settings:
-    return Settings(database_url=database_url, ocpp_port=0, api_port=0, **overrides)
+    return Settings(**({"database_url": database_url, "ocpp_port": 0, "api_port": 0} | overrides))
 
 
 async def seed_tokens(csms: CentralSystem) -> None:
     await csms.service.upsert_id_token(IdToken(VALID_TOKEN, "ISO14443", IdTokenStatus.ACTIVE))
+    await csms.service.upsert_id_token(IdToken(SECOND_TOKEN, "ISO14443", IdTokenStatus.ACTIVE))
     await csms.service.upsert_id_token(IdToken(BLOCKED_TOKEN, "ISO14443", IdTokenStatus.BLOCKED))
 
 

@@ -7,7 +7,7 @@ charger's answer is only sent for state that survives a restart.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -64,11 +64,16 @@ class SessionStop:
     offline: bool = False
 
 
+# A heartbeat proves the charger is alive; storing that more often than this is wasted writes.
+LAST_SEEN_RESOLUTION = timedelta(seconds=60)
+
+
 class ChargingService:
     def __init__(self, db: Database, clock: Clock, *, auto_register: bool = False) -> None:
         self._db = db
         self._clock = clock
         self.auto_register = auto_register
+        self._last_seen_stored: dict[str, datetime] = {}
 
     # -- chargers ----------------------------------------------------------------------------
     async def admit(self, charger_id: str) -> bool:
@@ -92,11 +97,15 @@ class ChargingService:
     ) -> datetime:
         now = self._clock.now()
         await self._db.write(repo.record_boot, charger_id, version, identity, now)
+        self._last_seen_stored[charger_id] = now
         return now
 
     async def record_heartbeat(self, charger_id: str) -> datetime:
         now = self._clock.now()
-        await self._db.write(repo.touch_charger, charger_id, now)
+        stored = self._last_seen_stored.get(charger_id)
+        if stored is None or now - stored >= LAST_SEEN_RESOLUTION:
+            await self._db.write(repo.touch_charger, charger_id, now)
+            self._last_seen_stored[charger_id] = now
         return now
 
     async def record_status(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from central_system.domain.model import (
@@ -298,21 +298,27 @@ def add_readings(
     session_id: int | None,
     samples: list[MeterSample],
 ) -> None:
-    db.add_all(
-        MeterReadingRow(
-            session_id=session_id,
-            charger_id=charger_id,
-            evse_id=evse_id,
-            timestamp=s.timestamp,
-            measurand=s.measurand,
-            value=s.value,
-            unit=s.unit,
-            context=s.context,
-            phase=s.phase,
-            location=s.location,
-            signed_data=s.signed_data,
-        )
-        for s in samples
+    if not samples:
+        return
+    # A Core bulk insert: readings are the hottest write path and need no ORM identity.
+    db.execute(
+        insert(MeterReadingRow),
+        [
+            {
+                "session_id": session_id,
+                "charger_id": charger_id,
+                "evse_id": evse_id,
+                "timestamp": s.timestamp,
+                "measurand": s.measurand,
+                "value": s.value,
+                "unit": s.unit,
+                "context": s.context,
+                "phase": s.phase,
+                "location": s.location,
+                "signed_data": s.signed_data,
+            }
+            for s in samples
+        ],
     )
 
 
