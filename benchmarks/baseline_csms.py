@@ -102,8 +102,9 @@ class CentralV201(ChargePointV201):
         return result201.MeterValues()
 
     @on(Action201.transaction_event)
-    async def on_transaction_event(self, event_type, timestamp, trigger_reason, seq_no,
-                                   transaction_info, **_):
+    async def on_transaction_event(
+        self, event_type, timestamp, trigger_reason, seq_no, transaction_info, **_
+    ):
         return result201.TransactionEvent()
 
 
@@ -159,16 +160,22 @@ class GcClock:
             self.collections[generation] += 1
 
     def report(self) -> None:
-        snapshot = {"seconds": self.seconds, "collections": self.collections,
-                    "frozen": gc.get_freeze_count()}
+        snapshot = {
+            "seconds": self.seconds,
+            "collections": self.collections,
+            "frozen": gc.get_freeze_count(),
+        }
         print(f"GC {json.dumps(snapshot)}", flush=True)
 
 
 def freeze() -> None:
     gc.collect()
     gc.freeze()
-    print(f"harness asked for gc.freeze(): {gc.get_freeze_count()} objects frozen",
-          file=sys.stderr, flush=True)
+    print(
+        f"harness asked for gc.freeze(): {gc.get_freeze_count()} objects frozen",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def install_harness_hooks(loop: asyncio.AbstractEventLoop) -> None:
@@ -198,12 +205,18 @@ def run(main_coroutine, profile: str | None) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=9100, help="0 picks a free port")
-    parser.add_argument("--sync-validation", action="store_true",
-                        help="validate schemas on the event loop, not in the thread pool")
+    parser.add_argument(
+        "--sync-validation",
+        action="store_true",
+        help="validate schemas on the event loop, not in the thread pool",
+    )
     parser.add_argument("--profile", help="write cProfile stats to this file on exit")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     if args.sync_validation:
         ocpp.messages.ASYNC_VALIDATION = False
     run(main(args.port), args.profile)

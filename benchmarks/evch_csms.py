@@ -54,6 +54,9 @@ if __name__ == "__main__":
     parser.add_argument("--database-dir", help="where the temporary SQLite folder goes")
     parser.add_argument("--profile", help="write cProfile stats to this file on exit")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     run(main(args.port, args.database_dir), args.profile)

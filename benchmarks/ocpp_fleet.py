@@ -128,8 +128,9 @@ class CsmsMeter:
         else:
             spent = sum(after["seconds"]) - sum(self._gc["seconds"])
             self.gc_pct = 100 * spent / wall
-            self.gc_collections = [a - b for a, b in zip(after["collections"],
-                                                         self._gc["collections"], strict=True)]
+            self.gc_collections = [
+                a - b for a, b in zip(after["collections"], self._gc["collections"], strict=True)
+            ]
 
     @staticmethod
     def _busy(times) -> float:
@@ -183,16 +184,26 @@ def next_message(v16: bool, n: int):
     if n % 2 == 0:
         return call16.Heartbeat() if v16 else call201.Heartbeat()
     if v16:
-        return call16.MeterValues(connector_id=1, meter_value=[{
-            "timestamp": wire_time(),
-            "sampled_value": [
-                {"value": "123", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}
+        return call16.MeterValues(
+            connector_id=1,
+            meter_value=[
+                {
+                    "timestamp": wire_time(),
+                    "sampled_value": [
+                        {"value": "123", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}
+                    ],
+                }
             ],
-        }])
-    return call201.MeterValues(evse_id=1, meter_value=[{
-        "timestamp": wire_time(),
-        "sampled_value": [{"value": 123.0, "measurand": "Energy.Active.Import.Register"}],
-    }])
+        )
+    return call201.MeterValues(
+        evse_id=1,
+        meter_value=[
+            {
+                "timestamp": wire_time(),
+                "sampled_value": [{"value": 123.0, "measurand": "Energy.Active.Import.Register"}],
+            }
+        ],
+    )
 
 
 async def send_one(charger: EmulatedCharger, payload, recorder: Recorder) -> float | None:
@@ -227,8 +238,15 @@ async def closed_loop(charger, index: int, deadline: float, max_count: int, reco
         await send_one(charger, next_message(v16, n), recorder)
 
 
-async def paced_loop(charger, index: int, first: float, period: float, deadline: float,
-                     max_count: int, recorder: Recorder):
+async def paced_loop(
+    charger,
+    index: int,
+    first: float,
+    period: float,
+    deadline: float,
+    max_count: int,
+    recorder: Recorder,
+):
     """One message every `period` s from `first` on, until `deadline` or `max_count` messages."""
     v16 = charger.config.ocpp_version == "1.6"
     loop = asyncio.get_running_loop()
@@ -246,8 +264,9 @@ async def paced_loop(charger, index: int, first: float, period: float, deadline:
         scheduled += period
 
 
-async def timed_phase(progress: Progress, label: str, seconds: float, recorder: Recorder,
-                      runners: list) -> float:
+async def timed_phase(
+    progress: Progress, label: str, seconds: float, recorder: Recorder, runners: list
+) -> float:
     """Run the load tasks with a progress bar that shows the live message rate; wall time."""
     task = progress.add_task(label, total=round(seconds, 1))
     started = time.perf_counter()
@@ -255,9 +274,12 @@ async def timed_phase(progress: Progress, label: str, seconds: float, recorder: 
     while not gathered.done():
         await asyncio.wait([gathered], timeout=0.5)
         elapsed = time.perf_counter() - started
-        progress.update(task, completed=min(elapsed, seconds),
-                        description=f"{label}  {recorder.count / elapsed:,.0f} msg/s"
-                                    f"  errors {sum(recorder.errors.values())}")
+        progress.update(
+            task,
+            completed=min(elapsed, seconds),
+            description=f"{label}  {recorder.count / elapsed:,.0f} msg/s"
+            f"  errors {sum(recorder.errors.values())}",
+        )
     gathered.result()
     progress.update(task, completed=seconds)
     return time.perf_counter() - started
@@ -295,10 +317,22 @@ async def start_py_spy(target: str, phase: str, pid: int, seconds: float, args):
         raise RuntimeError("--py-spy needs py-spy on PATH (pip install py-spy)")
     out = RESULTS / f"ocpp_fleet_{target}.{phase}.py-spy-{args.py_spy}.txt"
     process = await asyncio.create_subprocess_exec(
-        exe, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
-        "--rate", "100", "--format", "raw", "--nonblocking", "--output", str(out),
+        exe,
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        str(max(1, round(seconds))),
+        "--rate",
+        "100",
+        "--format",
+        "raw",
+        "--nonblocking",
+        "--output",
+        str(out),
         *(["--gil"] if args.py_spy == "gil" else []),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     return process, out
 
@@ -345,19 +379,21 @@ async def stop_csms(process) -> int:
 async def connect_fleet(progress: Progress, url: str, args) -> tuple[list, list]:
     """Power on the fleet in batches; (online chargers, chargers that never came online)."""
     chargers = [
-        emulated_charger(ChargerConfig(
-            charger_id=f"BENCH{i:05d}",
-            csms_url=url,
-            ocpp_version="1.6" if i % 2 == 0 else "2.0.1",
-            meter_interval_s=3600,  # no transactions here; the meter loop stays idle
-            response_timeout_s=args.timeout,
-        ))
+        emulated_charger(
+            ChargerConfig(
+                charger_id=f"BENCH{i:05d}",
+                csms_url=url,
+                ocpp_version="1.6" if i % 2 == 0 else "2.0.1",
+                meter_interval_s=3600,  # no transactions here; the meter loop stays idle
+                response_timeout_s=args.timeout,
+            )
+        )
         for i in range(args.chargers)
     ]
     task = progress.add_task("connecting", total=len(chargers))
     online, offline = [], []
     for first in range(0, len(chargers), args.connect_batch):
-        batch = chargers[first:first + args.connect_batch]
+        batch = chargers[first : first + args.connect_batch]
         for charger in batch:
             await charger.power_on()
         outcomes = await asyncio.gather(
@@ -365,8 +401,9 @@ async def connect_fleet(progress: Progress, url: str, args) -> tuple[list, list]
         )
         for charger, outcome in zip(batch, outcomes, strict=True):
             (offline if isinstance(outcome, BaseException) else online).append(charger)
-        progress.update(task, advance=len(batch),
-                        description=f"connecting  ({len(offline)} failed)")
+        progress.update(
+            task, advance=len(batch), description=f"connecting  ({len(offline)} failed)"
+        )
     return online, offline
 
 
@@ -393,8 +430,16 @@ async def run_target(target: str, args, progress: Progress) -> dict:
         # Each charger announces its status right after boot: one Heartbeat each waits behind
         # it (one CALL at a time per connection), so afterwards the fleet is quiet.
         settle = Recorder()
-        await asyncio.gather(*[send_one(c, call16.Heartbeat() if c.config.ocpp_version == "1.6"
-                                        else call201.Heartbeat(), settle) for c in chargers])
+        await asyncio.gather(
+            *[
+                send_one(
+                    c,
+                    call16.Heartbeat() if c.config.ocpp_version == "1.6" else call201.Heartbeat(),
+                    settle,
+                )
+                for c in chargers
+            ]
+        )
         await asyncio.sleep(1.0)
         rss_connected = csms.memory_info().rss
         if args.csms_gc_freeze:  # an experiment: the reference saw GC take ~40 % at saturation
@@ -419,10 +464,16 @@ async def run_target(target: str, args, progress: Progress) -> dict:
         if args.warmup > 0:
             warm = Recorder()
             deadline = loop.time() + args.warmup
-            await timed_phase(progress, "warm-up", args.warmup, warm, [
-                closed_loop(c, i, deadline, args.max_per_charger, warm)
-                for i, c in enumerate(chargers)
-            ])
+            await timed_phase(
+                progress,
+                "warm-up",
+                args.warmup,
+                warm,
+                [
+                    closed_loop(c, i, deadline, args.max_per_charger, warm)
+                    for i, c in enumerate(chargers)
+                ],
+            )
 
         # The cost of holding the idle fleet (pings, timers), before any load.
         async with CsmsMeter(process, csms) as cpu:
@@ -433,37 +484,64 @@ async def run_target(target: str, args, progress: Progress) -> dict:
         sampler = await start_py_spy(target, "saturated", process.pid, args.duration, args)
         async with CsmsMeter(process, csms) as cpu:
             deadline = loop.time() + args.duration
-            wall = await timed_phase(progress, "saturated", args.duration, saturated, [
-                closed_loop(c, i, deadline, args.max_per_charger, saturated)
-                for i, c in enumerate(chargers)
-            ])
-        result["saturated"] = phase_summary(saturated, wall, cpu,
-                                            py_spy=await finish_py_spy(sampler))
+            wall = await timed_phase(
+                progress,
+                "saturated",
+                args.duration,
+                saturated,
+                [
+                    closed_loop(c, i, deadline, args.max_per_charger, saturated)
+                    for i, c in enumerate(chargers)
+                ],
+            )
+        result["saturated"] = phase_summary(
+            saturated, wall, cpu, py_spy=await finish_py_spy(sampler)
+        )
 
         result["paced"] = []
         for rate in args.rates:
             paced = Recorder()
             period = n / rate
-            sampler = await start_py_spy(target, f"paced-{rate:g}", process.pid,
-                                         args.paced_duration, args)
+            sampler = await start_py_spy(
+                target, f"paced-{rate:g}", process.pid, args.paced_duration, args
+            )
             async with CsmsMeter(process, csms) as cpu:
                 first = loop.time() + 0.2
                 deadline = first + args.paced_duration
-                await timed_phase(progress, f"paced {rate:,.0f}/s", args.paced_duration, paced, [
-                    paced_loop(c, i, first + period * i / n, period, deadline,
-                               args.max_per_charger, paced)
-                    for i, c in enumerate(chargers)
-                ])
+                await timed_phase(
+                    progress,
+                    f"paced {rate:,.0f}/s",
+                    args.paced_duration,
+                    paced,
+                    [
+                        paced_loop(
+                            c,
+                            i,
+                            first + period * i / n,
+                            period,
+                            deadline,
+                            args.max_per_charger,
+                            paced,
+                        )
+                        for i, c in enumerate(chargers)
+                    ],
+                )
             # From the first scheduled send to the last answer: a CSMS that cannot keep up
             # answers its backlog after the deadline, and its achieved rate drops below the offer.
             behind = sorted(paced.behind)
-            result["paced"].append(phase_summary(
-                paced, loop.time() - first, cpu,
-                offered_msgs_per_s=rate,
-                late_sends=paced.late_sends,
-                p99_from_schedule_ms=round(percentile(behind, 0.99) * 1000, 2) if behind else None,
-                py_spy=await finish_py_spy(sampler),
-            ))
+            result["paced"].append(
+                phase_summary(
+                    paced,
+                    loop.time() - first,
+                    cpu,
+                    offered_msgs_per_s=rate,
+                    late_sends=paced.late_sends,
+                    p99_from_schedule_ms=round(percentile(behind, 0.99) * 1000, 2)
+                    if behind
+                    else None,
+                    py_spy=await finish_py_spy(sampler),
+                )
+            )
         result["rss_after_load_mb"] = round(csms.memory_info().rss / 2**20, 1)
     finally:
         gc.unfreeze()
@@ -522,8 +600,7 @@ def rows(rates: list[float]) -> list[Row]:
             (f"{name}: achieved msgs/s", ("paced", i, "msgs_per_s"), "{:,.0f}", ""),
             (f"{name}: p50 ms", ("paced", i, "p50_ms"), "{:,.1f}", "lower"),
             (f"{name}: p99 ms", ("paced", i, "p99_ms"), "{:,.1f}", "lower"),
-            (f"{name}: p99 from schedule ms", ("paced", i, "p99_from_schedule_ms"), "{:,.1f}",
-             ""),
+            (f"{name}: p99 from schedule ms", ("paced", i, "p99_from_schedule_ms"), "{:,.1f}", ""),
             (f"{name}: late sends (>50 ms)", ("paced", i, "late_sends"), "{:,}", ""),
             (f"{name}: CSMS CPU %", ("paced", i, "csms_cpu_pct"), "{:.0f}", ""),
             (f"{name}: CSMS time in GC %", ("paced", i, "csms_gc_pct"), "{:.1f}", ""),
@@ -559,7 +636,8 @@ def add_derived(result: dict) -> None:
     result["request_errors"] = sum(sum(p.get("errors", {}).values()) for p in phases)
     summary = result.get("csms_log_summary", {})
     result["log_problems"] = sum(summary.get("by_level", {}).values()) + summary.get(
-        "tracebacks", 0)
+        "tracebacks", 0
+    )
 
 
 def ratios(results: dict, table_rows: list[Row]) -> dict[str, dict[str, float]]:
@@ -577,8 +655,10 @@ def ratios(results: dict, table_rows: list[Row]) -> dict[str, dict[str, float]]:
 
 
 def render(results: dict, ratio: dict, table_rows: list[Row], args) -> Table:
-    table = Table(title=f"OCPP fleet: {args.chargers:,} chargers (half 1.6J, half 2.0.1), "
-                        f"{args.duration:g} s saturated, {args.paced_duration:g} s per paced rate")
+    table = Table(
+        title=f"OCPP fleet: {args.chargers:,} chargers (half 1.6J, half 2.0.1), "
+        f"{args.duration:g} s saturated, {args.paced_duration:g} s per paced rate"
+    )
     table.add_column("metric")
     for target in results:
         table.add_column(target, justify="right")
@@ -611,31 +691,43 @@ def notes(results: dict) -> list[str]:
         sat = result.get("saturated", {})
         gen, cs = sat.get("generator_cpu_pct", 0), sat.get("csms_cpu_pct", 0)
         if gen >= 90 and gen > cs:
-            lines.append(f"[yellow]{target}: the generator ran at {gen:.0f} % of a core vs the "
-                         f"CSMS's {cs:.0f} %: generator-bound, the CSMS's msgs/s is a lower "
-                         f"bound.[/]")
+            lines.append(
+                f"[yellow]{target}: the generator ran at {gen:.0f} % of a core vs the "
+                f"CSMS's {cs:.0f} %: generator-bound, the CSMS's msgs/s is a lower "
+                f"bound.[/]"
+            )
         elif cs >= 90:
-            lines.append(f"{target}: CSMS at {cs:.0f} % of a core (generator {gen:.0f} %): "
-                         f"CSMS-bound.")
+            lines.append(
+                f"{target}: CSMS at {cs:.0f} % of a core (generator {gen:.0f} %): CSMS-bound."
+            )
         for paced in result.get("paced", []):
             offered, achieved = paced["offered_msgs_per_s"], paced["msgs_per_s"]
             if achieved < 0.97 * offered or paced["late_sends"] > 0.01 * paced["messages"]:
-                lines.append(f"[yellow]{target} did not sustain {offered:,.0f} msg/s (achieved "
-                             f"{achieved:,.0f}, {paced['late_sends']:,} late sends): its latency "
-                             f"at that rate is a growing backlog, not service time.[/]")
+                lines.append(
+                    f"[yellow]{target} did not sustain {offered:,.0f} msg/s (achieved "
+                    f"{achieved:,.0f}, {paced['late_sends']:,} late sends): its latency "
+                    f"at that rate is a growing backlog, not service time.[/]"
+                )
         summary = result.get("csms_log_summary", {})
         if summary.get("by_level") or summary.get("tracebacks"):
-            lines.append(f"[red]{target}: CSMS stderr has {summary.get('by_level')} and "
-                         f"{summary.get('tracebacks')} tracebacks; see {result.get('csms_log')}[/]")
+            lines.append(
+                f"[red]{target}: CSMS stderr has {summary.get('by_level')} and "
+                f"{summary.get('tracebacks')} tracebacks; see {result.get('csms_log')}[/]"
+            )
     return lines
 
 
 def machine_info() -> dict:
     return {
         "cpu_count": os.cpu_count(),
-        "cpu_model": next((line.split(":", 1)[1].strip() for line in
-                           Path("/proc/cpuinfo").read_text().splitlines()
-                           if line.startswith("model name")), platform.processor()),
+        "cpu_model": next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        ),
         "memory_mb": psutil.virtual_memory().total // 2**20,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
@@ -646,13 +738,23 @@ async def main(args) -> int:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.WARNING, filename=RESULTS / "ocpp_fleet_generator.log",
-                        filemode="w", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING,
+        filename=RESULTS / "ocpp_fleet_generator.log",
+        filemode="w",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     targets = TARGET_SETS.get(args.target, [args.target])
     started = datetime.now()
     results: dict[str, dict] = {}
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, refresh_per_second=4) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        refresh_per_second=4,
+    ) as progress:
         for target in targets:
             try:
                 results[target] = await run_target(target, args, progress)
@@ -684,33 +786,68 @@ async def main(args) -> int:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chargers", type=int, default=1000)
-    parser.add_argument("--duration", type=float, default=20.0,
-                        help="seconds of saturated closed-loop load")
-    parser.add_argument("--target", choices=[*SERVERS, *TARGET_SETS], default="both",
-                        help="both = baseline then evch; all = baseline, baseline-sync, evch")
-    parser.add_argument("--rates", default="1000,500",
-                        help="offered msgs/s of the paced phases (comma-separated), each spread "
-                             "evenly over the fleet")
+    parser.add_argument(
+        "--duration", type=float, default=20.0, help="seconds of saturated closed-loop load"
+    )
+    parser.add_argument(
+        "--target",
+        choices=[*SERVERS, *TARGET_SETS],
+        default="both",
+        help="both = baseline then evch; all = baseline, baseline-sync, evch",
+    )
+    parser.add_argument(
+        "--rates",
+        default="1000,500",
+        help="offered msgs/s of the paced phases (comma-separated), each spread "
+        "evenly over the fleet",
+    )
     parser.add_argument("--paced-duration", type=float, default=15.0)
-    parser.add_argument("--warmup", type=float, default=3.0,
-                        help="seconds of unrecorded closed-loop load before measuring")
-    parser.add_argument("--connect-batch", type=int, default=50,
-                        help="chargers powered on together; the next batch waits for them")
-    parser.add_argument("--max-per-charger", type=int, default=100_000,
-                        help="upper bound on messages per charger and phase")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=3.0,
+        help="seconds of unrecorded closed-loop load before measuring",
+    )
+    parser.add_argument(
+        "--connect-batch",
+        type=int,
+        default=50,
+        help="chargers powered on together; the next batch waits for them",
+    )
+    parser.add_argument(
+        "--max-per-charger",
+        type=int,
+        default=100_000,
+        help="upper bound on messages per charger and phase",
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per CALL")
-    parser.add_argument("--profile", action="store_true",
-                        help="run the CSMS under cProfile (slower; stats in results/)")
-    parser.add_argument("--py-spy", nargs="?", const="gil", choices=["gil", "all"],
-                        help="sample the CSMS with py-spy during each measured phase: only the "
-                             "thread holding the GIL (gil, the default) or every active thread")
-    parser.add_argument("--csms-gc-freeze", action="store_true",
-                        help="experiment: have the CSMS gc.freeze() once the fleet is connected")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run the CSMS under cProfile (slower; stats in results/)",
+    )
+    parser.add_argument(
+        "--py-spy",
+        nargs="?",
+        const="gil",
+        choices=["gil", "all"],
+        help="sample the CSMS with py-spy during each measured phase: only the "
+        "thread holding the GIL (gil, the default) or every active thread",
+    )
+    parser.add_argument(
+        "--csms-gc-freeze",
+        action="store_true",
+        help="experiment: have the CSMS gc.freeze() once the fleet is connected",
+    )
     parser.add_argument("--output", default=str(RESULTS / "ocpp_fleet.json"))
     args = parser.parse_args(argv)
     args.rates = [float(r) for r in args.rates.split(",") if r.strip()]
-    if args.chargers < 2 or args.duration <= 0 or args.paced_duration <= 0 or not all(
-            r > 0 for r in args.rates):
+    if (
+        args.chargers < 2
+        or args.duration <= 0
+        or args.paced_duration <= 0
+        or not all(r > 0 for r in args.rates)
+    ):
         parser.error("need at least 2 chargers and positive durations and rate")
     return args
 

@@ -11,7 +11,9 @@ from chargers_sim.v201 import EmulatedChargerV201
 EMULATORS = {"1.6": EmulatedChargerV16, "2.0.1": EmulatedChargerV201}
 
 
-def emulated_charger(config: ChargerConfig, clock: Clock | None = None, **kwargs) -> EmulatedCharger:
+def emulated_charger(
+    config: ChargerConfig, clock: Clock | None = None, **kwargs
+) -> EmulatedCharger:
     """An emulated charger of the protocol version its config names."""
     return EMULATORS[config.ocpp_version](config, clock or SystemClock(), **kwargs)
 

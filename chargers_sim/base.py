@@ -130,7 +130,9 @@ class EmulatedCharger:
         for task in [self._runner, *self._tasks]:
             if task is not None:
                 task.cancel()
-        await asyncio.gather(*[t for t in [self._runner, *self._tasks] if t], return_exceptions=True)
+        await asyncio.gather(
+            *[t for t in [self._runner, *self._tasks] if t], return_exceptions=True
+        )
         if self._websocket is not None:
             await self._websocket.close()
 
@@ -257,10 +259,16 @@ class EmulatedCharger:
             raise ChargerStateError(f"{self.id} has no EVSE {evse_id}") from None
 
     # -- answers to central-system commands, shared by both versions ---------------------------
-    def _accept_remote_start(self, id_token: str, evse_id: int | None, remote_start_id: int | None) -> bool:
+    def _accept_remote_start(
+        self, id_token: str, evse_id: int | None, remote_start_id: int | None
+    ) -> bool:
         candidates = [self.evses.get(evse_id)] if evse_id else list(self.evses.values())
         evse = next(
-            (e for e in candidates if e and e.transaction is None and e.operative and not e.faulted),
+            (
+                e
+                for e in candidates
+                if e and e.transaction is None and e.operative and not e.faulted
+            ),
             None,
         )
         if evse is None:
@@ -347,7 +355,10 @@ class EmulatedCharger:
             self._online.set()
             for evse in self.evses.values():
                 await self._announce(evse, force=True)
-            helpers = [asyncio.create_task(self._heartbeat_loop()), asyncio.create_task(self._pump())]
+            helpers = [
+                asyncio.create_task(self._heartbeat_loop()),
+                asyncio.create_task(self._pump()),
+            ]
             await receiver
         except (ConnectionLost, ConnectionClosed):
             pass
@@ -452,5 +463,7 @@ class EmulatedCharger:
     def _queue_meter_values(self, evse: Evse, transaction: Transaction) -> None:
         raise NotImplementedError
 
-    def _queue_ended(self, evse: Evse, transaction: Transaction, meter_stop_wh: int, reason: str) -> None:
+    def _queue_ended(
+        self, evse: Evse, transaction: Transaction, meter_stop_wh: int, reason: str
+    ) -> None:
         raise NotImplementedError

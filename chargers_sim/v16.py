@@ -112,7 +112,12 @@ class EmulatedChargerV16(EmulatedCharger, RpcEndpoint, ChargePoint):
         self.queue(lambda: request, on_reply)
 
     def _queue_meter_values(self, evse: Evse, transaction: Transaction) -> None:
-        meter_value = [{"timestamp": _time(self), "sampled_value": self._sampled(evse, "Sample.Periodic", True)}]
+        meter_value = [
+            {
+                "timestamp": _time(self),
+                "sampled_value": self._sampled(evse, "Sample.Periodic", True),
+            }
+        ]
         self.queue(
             lambda: call.MeterValues(
                 connector_id=evse.evse_id,
@@ -121,9 +126,13 @@ class EmulatedChargerV16(EmulatedCharger, RpcEndpoint, ChargePoint):
             )
         )
 
-    def _queue_ended(self, evse: Evse, transaction: Transaction, meter_stop_wh: int, reason: str) -> None:
+    def _queue_ended(
+        self, evse: Evse, transaction: Transaction, meter_stop_wh: int, reason: str
+    ) -> None:
         timestamp = _time(self)
-        data = [{"timestamp": timestamp, "sampled_value": self._sampled(evse, "Transaction.End", False)}]
+        data = [
+            {"timestamp": timestamp, "sampled_value": self._sampled(evse, "Transaction.End", False)}
+        ]
         self.queue(
             lambda: call.StopTransaction(
                 meter_stop=meter_stop_wh,
@@ -164,7 +173,8 @@ class EmulatedChargerV16(EmulatedCharger, RpcEndpoint, ChargePoint):
         known = [k for k in wanted if k in self.configuration]
         return call_result.GetConfiguration(
             configuration_key=[
-                {"key": k, "readonly": k in READ_ONLY, "value": self.configuration[k]} for k in known
+                {"key": k, "readonly": k in READ_ONLY, "value": self.configuration[k]}
+                for k in known
             ],
             unknown_key=[k for k in wanted if k not in self.configuration] or None,
         )

@@ -39,7 +39,10 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
         self.variables = {
             ("OCPPCommCtrlr", "HeartbeatInterval"): str(self.heartbeat_interval_s),
             ("SampledDataCtrlr", "TxUpdatedInterval"): str(self.config.meter_interval_s),
-            ("SampledDataCtrlr", "TxUpdatedMeasurands"): "Energy.Active.Import.Register,Power.Active.Import",
+            (
+                "SampledDataCtrlr",
+                "TxUpdatedMeasurands",
+            ): "Energy.Active.Import.Register,Power.Active.Import",
             ("AuthCtrlr", "AuthorizeRemoteStart"): "false",
             ("AuthCtrlr", "LocalAuthorizeOffline"): str(self.config.authorize_offline).lower(),
             ("TxCtrlr", "TxStartPoint"): "PowerPathClosed",
@@ -51,17 +54,24 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
         return f"{self.id[:20]}-{self._id_prefix}-{next(self._transaction_numbers)}"[-36:]
 
     async def _send_boot(self) -> tuple[bool, int]:
-        station = {"vendor_name": self.config.vendor, "model": self.config.model,
-                   "firmware_version": self.config.firmware_version}
+        station = {
+            "vendor_name": self.config.vendor,
+            "model": self.config.model,
+            "firmware_version": self.config.firmware_version,
+        }
         if self.config.serial_number:
             station["serial_number"] = self.config.serial_number
-        reply = await self.request(call.BootNotification(charging_station=station, reason="PowerUp"))
+        reply = await self.request(
+            call.BootNotification(charging_station=station, reason="PowerUp")
+        )
         if reply.status == "Accepted":
             self.variables[("OCPPCommCtrlr", "HeartbeatInterval")] = str(reply.interval)
         return reply.status == "Accepted", reply.interval
 
     async def _authorize(self, id_token: str) -> bool:
-        reply = await self.request(call.Authorize(id_token={"id_token": id_token, "type": "ISO14443"}))
+        reply = await self.request(
+            call.Authorize(id_token={"id_token": id_token, "type": "ISO14443"})
+        )
         return reply.id_token_info["status"] == "Accepted"
 
     def _heartbeat_request(self):
@@ -99,8 +109,15 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
             )
         return [{"timestamp": _time(self), "sampled_value": sampled}]
 
-    def _transaction_event(self, evse: Evse, transaction: Transaction, event_type: str,
-                           trigger_reason: str, meter_value: list[dict], **extra) -> call.TransactionEvent:
+    def _transaction_event(
+        self,
+        evse: Evse,
+        transaction: Transaction,
+        event_type: str,
+        trigger_reason: str,
+        meter_value: list[dict],
+        **extra,
+    ) -> call.TransactionEvent:
         info = {"transaction_id": transaction.transaction_id}
         info.update(extra.pop("info", {}))
         return call.TransactionEvent(
@@ -139,25 +156,37 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
 
     def _queue_meter_values(self, evse: Evse, transaction: Transaction) -> None:
         request = self._transaction_event(
-            evse, transaction, "Updated", "MeterValuePeriodic",
+            evse,
+            transaction,
+            "Updated",
+            "MeterValuePeriodic",
             self._meter_value(evse, "Sample.Periodic", True),
         )
         self.queue(lambda: request)
 
-    def _queue_ended(self, evse: Evse, transaction: Transaction, meter_stop_wh: int, reason: str) -> None:
+    def _queue_ended(
+        self, evse: Evse, transaction: Transaction, meter_stop_wh: int, reason: str
+    ) -> None:
         stopped_reason, trigger = STOP_REASONS.get(reason, (reason, "StopAuthorized"))
         request = self._transaction_event(
-            evse, transaction, "Ended", trigger,
+            evse,
+            transaction,
+            "Ended",
+            trigger,
             self._meter_value(evse, "Transaction.End", False),
-            info={"charging_state": "EVConnected" if evse.plugged else "Idle",
-                  "stopped_reason": stopped_reason},
+            info={
+                "charging_state": "EVConnected" if evse.plugged else "Idle",
+                "stopped_reason": stopped_reason,
+            },
         )
         self.queue(lambda: request)
 
     # -- commands from the CSMS --------------------------------------------------------------
     @on(Action.request_start_transaction)
     async def on_request_start(self, id_token, remote_start_id, **extra):
-        accepted = self._accept_remote_start(id_token["id_token"], extra.get("evse_id"), remote_start_id)
+        accepted = self._accept_remote_start(
+            id_token["id_token"], extra.get("evse_id"), remote_start_id
+        )
         return call_result.RequestStartTransaction(status="Accepted" if accepted else "Rejected")
 
     @on(Action.request_stop_transaction)
@@ -204,8 +233,13 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
                 self.variables[key] = item["attribute_value"]
                 if key == ("OCPPCommCtrlr", "HeartbeatInterval"):
                     self.heartbeat_interval_s = int(item["attribute_value"])
-            results.append({"attribute_status": status, "component": item["component"],
-                            "variable": item["variable"]})
+            results.append(
+                {
+                    "attribute_status": status,
+                    "component": item["component"],
+                    "variable": item["variable"],
+                }
+            )
         return call_result.SetVariables(set_variable_result=results)
 
     @on(Action.trigger_message)
@@ -229,8 +263,11 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
                 await self._announce(evse, force=True)
         else:
             for evse in evses:
-                await self._send_now(call.MeterValues(
-                    evse_id=evse.evse_id, meter_value=self._meter_value(evse, "Trigger", True)))
+                await self._send_now(
+                    call.MeterValues(
+                        evse_id=evse.evse_id, meter_value=self._meter_value(evse, "Trigger", True)
+                    )
+                )
 
     @on(Action.unlock_connector)
     async def on_unlock_connector(self, evse_id, connector_id, **extra):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import tempfile
 from typing import Annotated
 
 import typer
@@ -17,7 +18,9 @@ from central_system.domain.model import IdToken, IdTokenStatus, OcppVersion
 from central_system.store import Database, migrate
 from central_system.store import repository as repo
 
-app = typer.Typer(help="EVCH: EV charging network platform and its digital twin.", no_args_is_help=True)
+app = typer.Typer(
+    help="EVCH: EV charging network platform and its digital twin.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database schema and operator records.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 console = Console(stderr=True)
@@ -44,9 +47,14 @@ def serve(
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
 ) -> None:
     """Run the central system: OCPP endpoint ws://HOST:OCPP_PORT/ocpp/{charger_id} and REST API."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = _settings(
-        host=host, ocpp_port=ocpp_port, api_port=api_port, auto_register=auto_register,
+        host=host,
+        ocpp_port=ocpp_port,
+        api_port=api_port,
+        auto_register=auto_register,
         database_url=database_url,
     )
     asyncio.run(_serve(settings))
@@ -64,6 +72,24 @@ async def _serve(settings: Settings) -> None:
     await stop.wait()
     console.print("shutting down: closing charger connections, committing queued writes")
     await central.stop()
+
+
+@app.command()
+def demo(
+    chargers: Annotated[int, typer.Option(help="emulated chargers, alternating 1.6 / 2.0.1")] = 10,
+    hours: Annotated[float, typer.Option(help="simulated hours")] = 4.0,
+    speed: Annotated[float, typer.Option(help="simulated seconds per wall second")] = 1200.0,
+    database_url: Annotated[
+        str | None, typer.Option(help="SQLAlchemy URL (default: a fresh SQLite file)")
+    ] = None,
+) -> None:
+    """Run the central system with a fleet of emulated chargers charging EVs, end to end."""
+    from evch.demo import run_demo
+
+    logging.basicConfig(level=logging.ERROR)
+    with tempfile.TemporaryDirectory(prefix="evch-demo-") as folder:
+        url = database_url or f"sqlite:///{folder}/evch.db"
+        asyncio.run(run_demo(chargers, hours, speed, url, Console()))
 
 
 @db_app.command("upgrade")

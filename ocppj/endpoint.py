@@ -24,14 +24,16 @@ import ocpp.messages
 from jsonschema.exceptions import best_match
 from ocpp.exceptions import (
     FormatViolationError,
-    NotImplementedError as NotImplementedCallError,
     NotSupportedError,
     OCPPError,
     ProtocolError,
 )
+from ocpp.exceptions import (
+    NotImplementedError as NotImplementedCallError,
+)
+from ocpp.messages import Call, CallError, CallResult, MessageType, get_validator
 from ocpp.v16.enums import Action as V16Action
 from ocpp.v201.enums import Action as V201Action
-from ocpp.messages import Call, CallError, CallResult, MessageType, get_validator
 from websockets.exceptions import ConnectionClosed
 
 from ocppj.errors import spell, violation_for
@@ -132,7 +134,7 @@ class RpcEndpoint:
         except ConnectionClosed as closed:
             raise ConnectionLost(f"{self.id}: connection closed") from closed
 
-    async def _get_specific_response(self, unique_id: str, timeout: float) -> Any:
+    async def _get_specific_response(self, unique_id: str, timeout: float) -> Any:  # noqa: ASYNC109 (the library's signature)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -146,7 +148,9 @@ class RpcEndpoint:
                 raise ConnectionLost(f"{self.id}: connection closed before the answer came")
             if response.unique_id == unique_id:
                 return response
-            log.warning("%s: ignoring an answer to unknown message id %s", self.id, response.unique_id)
+            log.warning(
+                "%s: ignoring an answer to unknown message id %s", self.id, response.unique_id
+            )
 
     async def route_message(self, raw_msg: str | bytes) -> None:
         try:
@@ -216,7 +220,9 @@ class RpcEndpoint:
             validator = get_validator(MessageType.Call, msg.action, self._ocpp_version)
         except OSError:
             return
-        errors = [e for e in validator.iter_errors(msg.payload) if e.validator not in _DECIMAL_CHECKED]
+        errors = [
+            e for e in validator.iter_errors(msg.payload) if e.validator not in _DECIMAL_CHECKED
+        ]
         if self.lenient:
             extras = [e for e in errors if e.validator == "additionalProperties"]
             for error in extras:

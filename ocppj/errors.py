@@ -10,8 +10,8 @@ from __future__ import annotations
 from jsonschema.exceptions import ValidationError as SchemaError
 from ocpp.exceptions import (
     FormatViolationError,
-    OCPPError,
     OccurrenceConstraintViolationError,
+    OCPPError,
     PropertyConstraintViolationError,
     ProtocolError,
     TypeConstraintViolationError,

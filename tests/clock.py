@@ -19,7 +19,9 @@ class ManualClock:
 
     async def sleep(self, seconds: float) -> None:
         future = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._sleepers, (self._now + timedelta(seconds=seconds), next(self._order), future))
+        heapq.heappush(
+            self._sleepers, (self._now + timedelta(seconds=seconds), next(self._order), future)
+        )
         await future
 
     async def advance(self, seconds: float) -> None:

@@ -88,9 +88,7 @@ async def charger_factory(csms) -> AsyncIterator[Callable[..., EmulatedCharger]]
     """Creates powered-on emulated chargers connected to `csms`; powers them off afterwards."""
     created: list[EmulatedCharger] = []
 
-    async def make(
-        charger_id: str, version: str = "1.6", clock=None, **config
-    ) -> EmulatedCharger:
+    async def make(charger_id: str, version: str = "1.6", clock=None, **config) -> EmulatedCharger:
         charger = emulated_charger(
             ChargerConfig(charger_id, csms.ocpp_url, ocpp_version=version, **config), clock
         )

@@ -53,6 +53,7 @@ class OcppServer:
         self._settings = settings
         self._frame_observer = frame_observer
         self._server: Server | None = None
+        self._closing: set[asyncio.Future] = set()
 
     @property
     def port(self) -> int:
@@ -107,7 +108,9 @@ class OcppServer:
         previous = self._gateway.attach(endpoint)
         if previous is not None:  # the charger reconnected before we noticed it was gone
             log.info("%s reconnected; closing its previous connection", charger_id)
-            asyncio.ensure_future(previous._connection.close())
+            closing = asyncio.ensure_future(previous._connection.close())
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
         log.info("%s connected over %s", charger_id, websocket.subprotocol)
         try:
             await endpoint.start()

@@ -187,8 +187,9 @@ class CentralSystemV16(RpcEndpoint, ChargePoint):
         if vendor_id != OUR_VENDOR_ID:
             log.info("%s: DataTransfer from unknown vendor %s", self.id, vendor_id)
             return call_result.DataTransfer(status="UnknownVendorId")
-        await self._service.record_report(self.id, f"data_transfer.{extra.get('message_id')}",
-                                          extra.get("data"))
+        await self._service.record_report(
+            self.id, f"data_transfer.{extra.get('message_id')}", extra.get("data")
+        )
         return call_result.DataTransfer(status="Accepted")
 
     # -- central system -> charger (ChargerLink) ----------------------------------------------

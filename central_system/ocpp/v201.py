@@ -196,7 +196,9 @@ class CentralSystemV201(RpcEndpoint, ChargePoint):
         return reply.status
 
     async def remote_stop(self, transaction_ref: str) -> str:
-        reply = await send_command(self, call.RequestStopTransaction(transaction_id=transaction_ref))
+        reply = await send_command(
+            self, call.RequestStopTransaction(transaction_id=transaction_ref)
+        )
         return reply.status
 
     async def change_availability(self, evse_id: int, operative: bool) -> str:

@@ -196,9 +196,7 @@ class ChargingService:
 # -- the rules, as functions of one database transaction ---------------------------------------
 
 
-def _authorize(
-    db: Session, id_token: str, now: datetime, starting: bool
-) -> AuthorizationStatus:
+def _authorize(db: Session, id_token: str, now: datetime, starting: bool) -> AuthorizationStatus:
     token = repo.get_id_token(db, id_token)
     if token is None:
         return AuthorizationStatus.INVALID

@@ -17,8 +17,12 @@ async def api(csms):
 async def test_openapi_is_served(api):
     spec = (await api.get("/openapi.json")).json()
     assert spec["openapi"].startswith("3.")
-    for path in ("/api/v1/chargers", "/api/v1/sessions", "/api/v1/chargers/{charger_id}/remote-start",
-                 "/api/v1/sessions/{session_id}/remote-stop"):
+    for path in (
+        "/api/v1/chargers",
+        "/api/v1/sessions",
+        "/api/v1/chargers/{charger_id}/remote-start",
+        "/api/v1/sessions/{session_id}/remote-stop",
+    ):
         assert path in spec["paths"]
 
 
@@ -38,16 +42,18 @@ async def test_register_and_list_chargers(api, charger_factory):
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 async def test_remote_start_and_stop(api, charger_factory, version):
     charger = await charger_factory(f"CP-REMOTE-{version}", version)
-    started = await api.post(f"/chargers/{charger.id}/remote-start",
-                             json={"id_token": VALID_TOKEN, "evse_id": 1})
+    started = await api.post(
+        f"/chargers/{charger.id}/remote-start", json={"id_token": VALID_TOKEN, "evse_id": 1}
+    )
     assert started.status_code == 200 and started.json() == {"status": "Accepted"}
     await charger.settle()
     assert charger.evse(1).transaction is not None
 
     (session,) = (await api.get("/sessions", params={"charger_id": charger.id})).json()
     assert session["state"] == "Active"
-    busy = await api.post(f"/chargers/{charger.id}/remote-start",
-                          json={"id_token": "TAG-SECOND", "evse_id": 1})
+    busy = await api.post(
+        f"/chargers/{charger.id}/remote-start", json={"id_token": "TAG-SECOND", "evse_id": 1}
+    )
     assert busy.status_code == 409
 
     stopped = await api.post(f"/sessions/{session['session_id']}/remote-stop")
@@ -63,12 +69,15 @@ async def test_remote_start_and_stop(api, charger_factory, version):
 async def test_remote_start_refusals(api, csms, charger_factory):
     await charger_factory("CP-REFUSE", "1.6")
     unknown_token = await api.post("/chargers/CP-REFUSE/remote-start", json={"id_token": "NOBODY"})
-    assert unknown_token.status_code == 409 and unknown_token.json()["details"]["status"] == "Invalid"
+    assert (
+        unknown_token.status_code == 409 and unknown_token.json()["details"]["status"] == "Invalid"
+    )
     await csms.service.register_charger("CP-OFFLINE")
     offline = await api.post("/chargers/CP-OFFLINE/remote-start", json={"id_token": VALID_TOKEN})
     assert offline.status_code == 409 and offline.json()["error"] == "charger_offline"
-    assert (await api.post("/chargers/CP-GHOST/remote-start",
-                           json={"id_token": VALID_TOKEN})).status_code == 404
+    assert (
+        await api.post("/chargers/CP-GHOST/remote-start", json={"id_token": VALID_TOKEN})
+    ).status_code == 404
     assert (await api.post("/sessions/999/remote-stop")).status_code == 404
 
 

@@ -19,8 +19,14 @@ def test_migrations_create_the_schema(database_url):
     engine = create_engine(database_url)
     tables = set(inspect(engine).get_table_names())
     engine.dispose()
-    assert {"chargers", "connectors", "id_tokens", "charging_sessions", "meter_readings",
-            "alembic_version"} <= tables
+    assert {
+        "chargers",
+        "connectors",
+        "id_tokens",
+        "charging_sessions",
+        "meter_readings",
+        "alembic_version",
+    } <= tables
 
 
 async def test_restart_loses_nothing_and_the_charger_resumes(database_url):
@@ -33,8 +39,13 @@ async def test_restart_loses_nothing_and_the_charger_resumes(database_url):
     port = first.ocpp.port
     chargers = {
         version: emulated_charger(
-            ChargerConfig(f"CP-RESTART-{version}", first.ocpp_url, ocpp_version=version,
-                          reconnect_initial_s=0.05, reconnect_max_s=0.2),
+            ChargerConfig(
+                f"CP-RESTART-{version}",
+                first.ocpp_url,
+                ocpp_version=version,
+                reconnect_initial_s=0.05,
+                reconnect_max_s=0.2,
+            ),
             clock,
         )
         for version in ("1.6", "2.0.1")
@@ -75,7 +86,8 @@ async def test_restart_loses_nothing_and_the_charger_resumes(database_url):
             assert done.state is SessionState.COMPLETED
             assert done.energy_wh == 1_200
             periodic = [
-                r.value for r in done.readings
+                r.value
+                for r in done.readings
                 if r.context == "Sample.Periodic" and r.measurand == "Energy.Active.Import.Register"
             ]
             assert periodic == [120.0 * minute for minute in range(1, 11)]

@@ -59,7 +59,9 @@ async def test_unknown_and_blocked_tokens_are_refused(csms, charger_factory, ver
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-async def test_transaction_with_unknown_token_is_rejected_and_stopped(csms, charger_factory, version):
+async def test_transaction_with_unknown_token_is_rejected_and_stopped(
+    csms, charger_factory, version
+):
     charger = await charger_factory(f"CP-REJ-{version}", version)
     await charger.plug_in(1)
     await charger.start_transaction(1, "NOBODY")
@@ -74,17 +76,38 @@ async def test_transaction_with_unknown_token_is_rejected_and_stopped(csms, char
 UNAVAILABLE_THEN_START = {
     "ocpp1.6": [
         ["StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Unavailable"}],
-        ["StartTransaction", {"connectorId": 1, "idTag": VALID_TOKEN, "meterStart": 0,
-                              "timestamp": "2025-01-01T00:00:00Z"}],
+        [
+            "StartTransaction",
+            {
+                "connectorId": 1,
+                "idTag": VALID_TOKEN,
+                "meterStart": 0,
+                "timestamp": "2025-01-01T00:00:00Z",
+            },
+        ],
     ],
     "ocpp2.0.1": [
-        ["StatusNotification", {"timestamp": "2025-01-01T00:00:00Z", "connectorStatus": "Unavailable",
-                                "evseId": 1, "connectorId": 1}],
-        ["TransactionEvent", {"eventType": "Started", "timestamp": "2025-01-01T00:00:00Z",
-                              "triggerReason": "Authorized", "seqNo": 0,
-                              "transactionInfo": {"transactionId": "tx-1"},
-                              "idToken": {"idToken": VALID_TOKEN, "type": "ISO14443"},
-                              "evse": {"id": 1, "connectorId": 1}}],
+        [
+            "StatusNotification",
+            {
+                "timestamp": "2025-01-01T00:00:00Z",
+                "connectorStatus": "Unavailable",
+                "evseId": 1,
+                "connectorId": 1,
+            },
+        ],
+        [
+            "TransactionEvent",
+            {
+                "eventType": "Started",
+                "timestamp": "2025-01-01T00:00:00Z",
+                "triggerReason": "Authorized",
+                "seqNo": 0,
+                "transactionInfo": {"transactionId": "tx-1"},
+                "idToken": {"idToken": VALID_TOKEN, "type": "ISO14443"},
+                "evse": {"id": 1, "connectorId": 1},
+            },
+        ],
     ],
 }
 

@@ -9,8 +9,11 @@ from tests.conftest import VALID_TOKEN
 
 SETTINGS = {
     "1.6": ("HeartbeatInterval", "MeterValueSampleInterval", "NoSuchKey"),
-    "2.0.1": ("OCPPCommCtrlr.HeartbeatInterval", "SampledDataCtrlr.TxUpdatedInterval",
-              "OCPPCommCtrlr.NoSuchVariable"),
+    "2.0.1": (
+        "OCPPCommCtrlr.HeartbeatInterval",
+        "SampledDataCtrlr.TxUpdatedInterval",
+        "OCPPCommCtrlr.NoSuchVariable",
+    ),
 }
 
 

@@ -27,10 +27,16 @@ async def exchange(ws, frame) -> list:
 # (frame, expected code in 1.6, expected code in 2.0.1)
 CASES = [
     pytest.param("{not json", "FormationViolation", "FormatViolation", id="not-json"),
-    pytest.param([9, "x1", "Heartbeat", {}], "NotSupported", "MessageTypeNotSupported", id="type-id"),
+    pytest.param(
+        [9, "x1", "Heartbeat", {}], "NotSupported", "MessageTypeNotSupported", id="type-id"
+    ),
     pytest.param([2, "x2", "Heartbeat"], "ProtocolError", "RpcFrameworkError", id="short-call"),
-    pytest.param([2, "x3", "Heartbeat", []], "FormationViolation", "FormatViolation", id="payload-list"),
-    pytest.param([2, "x4", "NoSuchAction", {}], "NotImplemented", "NotImplemented", id="unknown-action"),
+    pytest.param(
+        [2, "x3", "Heartbeat", []], "FormationViolation", "FormatViolation", id="payload-list"
+    ),
+    pytest.param(
+        [2, "x4", "NoSuchAction", {}], "NotImplemented", "NotImplemented", id="unknown-action"
+    ),
     pytest.param(
         [2, "x5", "ClearCache", {}], "NotSupported", "NotSupported", id="action-for-charger"
     ),
@@ -54,16 +60,68 @@ async def test_malformed_frames_get_the_spec_error_code(csms, subprotocol, frame
 PAYLOAD_CASES = {
     "ocpp1.6": [
         ("missing-field", ["Authorize", {}], "OccurenceConstraintViolation"),
-        ("bad-enum", ["StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Bogus"}], "PropertyConstraintViolation"),
-        ("bad-type", ["StartTransaction", {"connectorId": "one", "idTag": "T", "meterStart": 0, "timestamp": "2025-01-01T00:00:00Z"}], "TypeConstraintViolation"),
+        (
+            "bad-enum",
+            ["StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Bogus"}],
+            "PropertyConstraintViolation",
+        ),
+        (
+            "bad-type",
+            [
+                "StartTransaction",
+                {
+                    "connectorId": "one",
+                    "idTag": "T",
+                    "meterStart": 0,
+                    "timestamp": "2025-01-01T00:00:00Z",
+                },
+            ],
+            "TypeConstraintViolation",
+        ),
         ("too-long", ["Authorize", {"idTag": "X" * 21}], "PropertyConstraintViolation"),
-        ("bad-number", ["MeterValues", {"connectorId": 1, "meterValue": [{"timestamp": "2025-01-01T00:00:00Z", "sampledValue": [{"value": "abc"}]}]}], "PropertyConstraintViolation"),
+        (
+            "bad-number",
+            [
+                "MeterValues",
+                {
+                    "connectorId": 1,
+                    "meterValue": [
+                        {"timestamp": "2025-01-01T00:00:00Z", "sampledValue": [{"value": "abc"}]}
+                    ],
+                },
+            ],
+            "PropertyConstraintViolation",
+        ),
     ],
     "ocpp2.0.1": [
         ("missing-field", ["Authorize", {}], "OccurrenceConstraintViolation"),
-        ("bad-enum", ["StatusNotification", {"timestamp": "2025-01-01T00:00:00Z", "connectorStatus": "Bogus", "evseId": 1, "connectorId": 1}], "PropertyConstraintViolation"),
+        (
+            "bad-enum",
+            [
+                "StatusNotification",
+                {
+                    "timestamp": "2025-01-01T00:00:00Z",
+                    "connectorStatus": "Bogus",
+                    "evseId": 1,
+                    "connectorId": 1,
+                },
+            ],
+            "PropertyConstraintViolation",
+        ),
         ("bad-type", ["Heartbeat", {"customData": 5}], "TypeConstraintViolation"),
-        ("bad-time", ["StatusNotification", {"timestamp": "yesterday", "connectorStatus": "Available", "evseId": 1, "connectorId": 1}], "PropertyConstraintViolation"),
+        (
+            "bad-time",
+            [
+                "StatusNotification",
+                {
+                    "timestamp": "yesterday",
+                    "connectorStatus": "Available",
+                    "evseId": 1,
+                    "connectorId": 1,
+                },
+            ],
+            "PropertyConstraintViolation",
+        ),
     ],
 }
 

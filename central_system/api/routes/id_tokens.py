@@ -16,5 +16,7 @@ async def list_id_tokens(service: Service):
 @router.put("/{id_token}", response_model=IdTokenPublic)
 async def put_id_token(id_token: str, body: IdTokenPublic, service: Service):
     """Create or update a driver's id token (status Active or Blocked)."""
-    token = await service.upsert_id_token(body.model_copy(update={"id_token": id_token}).to_domain())
+    token = await service.upsert_id_token(
+        body.model_copy(update={"id_token": id_token}).to_domain()
+    )
     return IdTokenPublic(**vars(token))
