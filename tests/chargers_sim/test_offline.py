@@ -1,4 +1,4 @@
-"""Offline behaviour: transaction messages queue while the connection is down and arrive in order."""
+"""Offline: transaction messages queue while the connection is down, then arrive in order."""
 
 from __future__ import annotations
 
