@@ -110,6 +110,7 @@ class EmulatedCharger:
         self._tasks: set[asyncio.Task] = set()
         self._after_reply: list[Awaitable] = []
         self._runner: asyncio.Task | None = None
+        self._meter: asyncio.Task | None = None
         self._websocket = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -120,19 +121,17 @@ class EmulatedCharger:
     async def power_on(self) -> None:
         """Connect (and keep reconnecting) in the background."""
         self._runner = asyncio.create_task(self._run(), name=f"charger-{self.id}")
-        self.spawn(self._meter_loop())
+        self._meter = asyncio.create_task(self._meter_loop(), name=f"meter-{self.id}")
 
     async def wait_online(self, timeout_s: float = 10.0) -> None:
         async with asyncio.timeout(timeout_s):
             await self._online.wait()
 
     async def power_off(self) -> None:
-        for task in [self._runner, *self._tasks]:
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(
-            *[t for t in [self._runner, *self._tasks] if t], return_exceptions=True
-        )
+        tasks = [t for t in [self._runner, self._meter, *self._tasks] if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._websocket is not None:
             await self._websocket.close()
 
@@ -161,9 +160,8 @@ class EmulatedCharger:
     async def settle(self) -> None:
         """Wait until follow-up work is done and every queued message is delivered."""
         while True:
-            pending = [t for t in self._tasks if t.get_coro().__name__ != "_meter_loop"]
-            if pending:
-                await asyncio.wait(pending)
+            if self._tasks:
+                await asyncio.wait(set(self._tasks))
                 continue
             if self._outbox and self.online:
                 await self._outbox[-1].delivered

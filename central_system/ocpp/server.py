@@ -108,7 +108,7 @@ class OcppServer:
         previous = self._gateway.attach(endpoint)
         if previous is not None:  # the charger reconnected before we noticed it was gone
             log.info("%s reconnected; closing its previous connection", charger_id)
-            closing = asyncio.ensure_future(previous._connection.close())
+            closing = asyncio.ensure_future(previous.close())
             self._closing.add(closing)
             closing.add_done_callback(self._closing.discard)
         log.info("%s connected over %s", charger_id, websocket.subprotocol)
