@@ -311,6 +311,20 @@ class EmulatedCharger:
 
         self.after_reply(reboot())
 
+    async def _triggered(self, message: str, evse_id: int | None) -> None:
+        """Send what a TriggerMessage asked for (after the answer to it)."""
+        evses = [self.evses[evse_id]] if evse_id else list(self.evses.values())
+        if message == "Heartbeat":
+            await self._send_now(self._heartbeat_request())
+        elif message == "BootNotification":
+            await self._send_boot()
+        elif message == "StatusNotification":
+            for evse in evses:
+                await self._announce(evse, force=True)
+        else:
+            for evse in evses:
+                await self._send_now(self._triggered_meter_values(evse))
+
     def _unlock(self, evse_id: int) -> None:
         if self.evse(evse_id).transaction:
             self.after_reply(self.stop_transaction(evse_id, "UnlockCommand"))
@@ -447,6 +461,9 @@ class EmulatedCharger:
         raise NotImplementedError
 
     def _heartbeat_request(self) -> Any:
+        raise NotImplementedError
+
+    def _triggered_meter_values(self, evse: Evse) -> Any:
         raise NotImplementedError
 
     def _status_of(self, evse: Evse) -> str:

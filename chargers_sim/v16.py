@@ -199,24 +199,12 @@ class EmulatedChargerV16(EmulatedCharger, RpcEndpoint, ChargePoint):
         self.after_reply(self._triggered(requested_message, connector_id))
         return call_result.TriggerMessage(status="Accepted")
 
-    async def _triggered(self, message: str, connector_id: int | None) -> None:
-        evses = [self.evses[connector_id]] if connector_id else list(self.evses.values())
-        if message == "Heartbeat":
-            await self._send_now(call.Heartbeat())
-        elif message == "BootNotification":
-            await self._send_boot()
-        elif message == "StatusNotification":
-            for evse in evses:
-                await self._announce(evse, force=True)
-        else:
-            for evse in evses:
-                sampled = self._sampled(evse, "Trigger", True)
-                await self._send_now(
-                    call.MeterValues(
-                        connector_id=evse.evse_id,
-                        meter_value=[{"timestamp": _time(self), "sampled_value": sampled}],
-                    )
-                )
+    def _triggered_meter_values(self, evse: Evse):
+        sampled = self._sampled(evse, "Trigger", True)
+        return call.MeterValues(
+            connector_id=evse.evse_id,
+            meter_value=[{"timestamp": _time(self), "sampled_value": sampled}],
+        )
 
     @on(Action.unlock_connector)
     async def on_unlock_connector(self, connector_id):

@@ -252,22 +252,10 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
         self.after_reply(self._triggered(requested_message, evse_id))
         return call_result.TriggerMessage(status="Accepted")
 
-    async def _triggered(self, message: str, evse_id: int | None) -> None:
-        evses = [self.evses[evse_id]] if evse_id else list(self.evses.values())
-        if message == "Heartbeat":
-            await self._send_now(call.Heartbeat())
-        elif message == "BootNotification":
-            await self._send_boot()
-        elif message == "StatusNotification":
-            for evse in evses:
-                await self._announce(evse, force=True)
-        else:
-            for evse in evses:
-                await self._send_now(
-                    call.MeterValues(
-                        evse_id=evse.evse_id, meter_value=self._meter_value(evse, "Trigger", True)
-                    )
-                )
+    def _triggered_meter_values(self, evse: Evse):
+        return call.MeterValues(
+            evse_id=evse.evse_id, meter_value=self._meter_value(evse, "Trigger", True)
+        )
 
     @on(Action.unlock_connector)
     async def on_unlock_connector(self, evse_id, connector_id, **extra):

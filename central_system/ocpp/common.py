@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from ocpp.exceptions import OCPPError, PropertyConstraintViolationError
 
+from central_system.clock import Clock
 from central_system.errors import CommandFailed
-from ocppj import ConnectionLost
+from central_system.sessions.service import ChargingService
+from ocppj import ConnectionLost, RpcEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -46,3 +49,28 @@ async def send_command(endpoint, payload):
         raise CommandFailed(
             f"{endpoint.id} did not answer {action}", charger_id=endpoint.id, action=action
         ) from error
+
+
+class CentralSystemEndpoint(RpcEndpoint):
+    """What both version adapters share: the charging service, the clock and the settings.
+
+    Mixed in before the `ocpp` ChargePoint class of the version.
+    """
+
+    def __init__(
+        self,
+        charger_id: str,
+        connection: Any,
+        service: ChargingService,
+        clock: Clock,
+        *,
+        heartbeat_interval_s: int = 300,
+        lenient: bool = True,
+        response_timeout_s: float = 30,
+    ) -> None:
+        super().__init__(charger_id, connection, response_timeout_s)
+        self.use_counter_ids()
+        self.lenient = lenient
+        self._service = service
+        self._clock = clock
+        self._heartbeat_interval_s = heartbeat_interval_s

@@ -15,7 +15,6 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 
-from central_system.clock import Clock
 from central_system.domain.model import (
     ChargerIdentity,
     ConnectorStatus,
@@ -23,9 +22,13 @@ from central_system.domain.model import (
     OcppVersion,
     normalise_unit,
 )
-from central_system.ocpp.common import from_wire_time, send_command, to_wire_time
-from central_system.sessions.service import ChargingService, SessionStart, SessionStop
-from ocppj import RpcEndpoint
+from central_system.ocpp.common import (
+    CentralSystemEndpoint,
+    from_wire_time,
+    send_command,
+    to_wire_time,
+)
+from central_system.sessions.service import SessionStart, SessionStop
 
 log = logging.getLogger(__name__)
 
@@ -75,26 +78,8 @@ def samples_from_wire(meter_values: list[dict[str, Any]]) -> tuple[MeterSample, 
     return tuple(s for s in samples if not math.isnan(s.value) or s.signed_data)
 
 
-class CentralSystemV16(RpcEndpoint, ChargePoint):
+class CentralSystemV16(CentralSystemEndpoint, ChargePoint):
     version = OcppVersion.V16
-
-    def __init__(
-        self,
-        charger_id: str,
-        connection: Any,
-        service: ChargingService,
-        clock: Clock,
-        *,
-        heartbeat_interval_s: int = 300,
-        lenient: bool = True,
-        response_timeout_s: float = 30,
-    ) -> None:
-        super().__init__(charger_id, connection, response_timeout_s)
-        self.use_counter_ids()
-        self.lenient = lenient
-        self._service = service
-        self._clock = clock
-        self._heartbeat_interval_s = heartbeat_interval_s
 
     # -- charger -> central system ------------------------------------------------------------
     @on(Action.boot_notification)

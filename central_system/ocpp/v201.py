@@ -9,16 +9,19 @@ from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 
-from central_system.clock import Clock
 from central_system.domain.model import (
     ChargerIdentity,
     ConnectorStatus,
     MeterSample,
     OcppVersion,
 )
-from central_system.ocpp.common import from_wire_time, send_command, to_wire_time
-from central_system.sessions.service import ChargingService, SessionStart, SessionStop
-from ocppj import RpcEndpoint
+from central_system.ocpp.common import (
+    CentralSystemEndpoint,
+    from_wire_time,
+    send_command,
+    to_wire_time,
+)
+from central_system.sessions.service import SessionStart, SessionStop
 
 log = logging.getLogger(__name__)
 
@@ -56,26 +59,8 @@ def _setting_address(key: str) -> tuple[dict, dict]:
     return {"name": component}, {"name": variable}
 
 
-class CentralSystemV201(RpcEndpoint, ChargePoint):
+class CentralSystemV201(CentralSystemEndpoint, ChargePoint):
     version = OcppVersion.V201
-
-    def __init__(
-        self,
-        charger_id: str,
-        connection: Any,
-        service: ChargingService,
-        clock: Clock,
-        *,
-        heartbeat_interval_s: int = 300,
-        lenient: bool = True,
-        response_timeout_s: float = 30,
-    ) -> None:
-        super().__init__(charger_id, connection, response_timeout_s)
-        self.use_counter_ids()
-        self.lenient = lenient
-        self._service = service
-        self._clock = clock
-        self._heartbeat_interval_s = heartbeat_interval_s
 
     # -- charging station -> CSMS -----------------------------------------------------------
     @on(Action.boot_notification)
