@@ -192,7 +192,7 @@ class EmulatedCharger:
                 accepted = await self._authorize(id_token)
                 self._auth_cache[id_token] = accepted
                 return accepted
-            except ConnectionLost:
+            except (ConnectionLost, TimeoutError):
                 pass
         return self.config.authorize_offline and self._auth_cache.get(id_token, False)
 
@@ -374,6 +374,8 @@ class EmulatedCharger:
             await receiver
         except (ConnectionLost, ConnectionClosed):
             pass
+        except (TimeoutError, OCPPError) as error:  # a central system that stopped answering
+            log.warning("%s: dropping the connection: %r", self.id, error)
         finally:
             self._online.clear()
             for task in [*helpers, receiver]:
@@ -395,7 +397,7 @@ class EmulatedCharger:
         """Send a message that is worthless later (status, heartbeat): only while connected."""
         try:
             return await self.request(payload)
-        except ConnectionLost:
+        except (ConnectionLost, TimeoutError):
             return None
         except OCPPError as error:
             log.warning("%s: %s refused: %s", self.id, type(payload).__name__, error)
@@ -432,6 +434,10 @@ class EmulatedCharger:
                 except OCPPError as error:  # refused, not lost: sending it again cannot help
                     log.warning("%s: transaction message refused: %s", self.id, error)
                     reply = None
+                except TimeoutError:  # unanswered: reconnect, the message stays first in line
+                    log.warning("%s: no answer to a transaction message; reconnecting", self.id)
+                    await self._websocket.close()
+                    return
                 except (TypeError, ValueError):  # its transaction never got an id from the CSMS
                     log.exception("%s: transaction message cannot be built, dropped", self.id)
                     reply = None
@@ -449,6 +455,10 @@ class EmulatedCharger:
             return
         evse.status = status
         await self._send_now(self._status_request(evse, status))
+
+    def wire_time(self) -> str:
+        """The clock's time as OCPP writes it (UTC, milliseconds)."""
+        return self.clock.now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     # -- what each protocol version provides --------------------------------------------------
     def _new_transaction_id(self) -> str | None:

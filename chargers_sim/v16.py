@@ -13,10 +13,6 @@ READ_ONLY = {"NumberOfConnectors", "SupportedFeatureProfiles"}
 TRIGGERABLE = {"BootNotification", "Heartbeat", "MeterValues", "StatusNotification"}
 
 
-def _time(charger: EmulatedCharger) -> str:
-    return charger.clock.now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class EmulatedChargerV16(EmulatedCharger, RpcEndpoint, ChargePoint):
     subprotocol = "ocpp1.6"
 
@@ -72,7 +68,7 @@ class EmulatedChargerV16(EmulatedCharger, RpcEndpoint, ChargePoint):
             connector_id=evse.evse_id,
             error_code="OtherError" if evse.faulted else "NoError",
             status=status,
-            timestamp=_time(self),
+            timestamp=self.wire_time(),
         )
 
     def _sampled(self, evse: Evse, context: str, with_power: bool) -> list[dict]:
@@ -101,7 +97,7 @@ class EmulatedChargerV16(EmulatedCharger, RpcEndpoint, ChargePoint):
             id_tag=transaction.id_token,
             meter_start=transaction.meter_start_wh,
             # Captured now: a transaction started offline keeps its original time.
-            timestamp=_time(self),
+            timestamp=self.wire_time(),
         )
 
         async def on_reply(reply) -> None:
@@ -114,7 +110,7 @@ class EmulatedChargerV16(EmulatedCharger, RpcEndpoint, ChargePoint):
     def _queue_meter_values(self, evse: Evse, transaction: Transaction) -> None:
         meter_value = [
             {
-                "timestamp": _time(self),
+                "timestamp": self.wire_time(),
                 "sampled_value": self._sampled(evse, "Sample.Periodic", True),
             }
         ]
@@ -129,7 +125,7 @@ class EmulatedChargerV16(EmulatedCharger, RpcEndpoint, ChargePoint):
     def _queue_ended(
         self, evse: Evse, transaction: Transaction, meter_stop_wh: int, reason: str
     ) -> None:
-        timestamp = _time(self)
+        timestamp = self.wire_time()
         data = [
             {"timestamp": timestamp, "sampled_value": self._sampled(evse, "Transaction.End", False)}
         ]
@@ -203,7 +199,7 @@ class EmulatedChargerV16(EmulatedCharger, RpcEndpoint, ChargePoint):
         sampled = self._sampled(evse, "Trigger", True)
         return call.MeterValues(
             connector_id=evse.evse_id,
-            meter_value=[{"timestamp": _time(self), "sampled_value": sampled}],
+            meter_value=[{"timestamp": self.wire_time(), "sampled_value": sampled}],
         )
 
     @on(Action.unlock_connector)

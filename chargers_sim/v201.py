@@ -23,10 +23,6 @@ STOP_REASONS = {
 TRIGGERABLE = {"BootNotification", "Heartbeat", "MeterValues", "StatusNotification"}
 
 
-def _time(charger: EmulatedCharger) -> str:
-    return charger.clock.now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
     subprotocol = "ocpp2.0.1"
 
@@ -86,7 +82,10 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
 
     def _status_request(self, evse: Evse, status: str):
         return call.StatusNotification(
-            timestamp=_time(self), connector_status=status, evse_id=evse.evse_id, connector_id=1
+            timestamp=self.wire_time(),
+            connector_status=status,
+            evse_id=evse.evse_id,
+            connector_id=1,
         )
 
     def _meter_value(self, evse: Evse, context: str, with_power: bool) -> list[dict]:
@@ -107,7 +106,7 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
                     "unit_of_measure": {"unit": "W"},
                 }
             )
-        return [{"timestamp": _time(self), "sampled_value": sampled}]
+        return [{"timestamp": self.wire_time(), "sampled_value": sampled}]
 
     def _transaction_event(
         self,
@@ -123,7 +122,7 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
         return call.TransactionEvent(
             event_type=event_type,
             # Both captured when the event happens, not when it is sent.
-            timestamp=_time(self),
+            timestamp=self.wire_time(),
             trigger_reason=trigger_reason,
             seq_no=next(transaction.seq_no),
             transaction_info=info,

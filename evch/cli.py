@@ -37,12 +37,17 @@ def _settings(**overrides) -> Settings:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
-    ocpp_port: Annotated[int, typer.Option(help="OCPP WebSocket port")] = 9000,
-    api_port: Annotated[int, typer.Option(help="REST API port")] = 8000,
+    # Unset options fall back to EVCH_* environment variables, then to the Settings defaults.
+    host: Annotated[str | None, typer.Option(help="interface [127.0.0.1]")] = None,
+    ocpp_port: Annotated[int | None, typer.Option(help="OCPP WebSocket port [9000]")] = None,
+    api_port: Annotated[int | None, typer.Option(help="REST API port [8000]")] = None,
     auto_register: Annotated[
-        bool, typer.Option(help="accept unknown charger ids (development and HIL rigs only)")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--auto-register/--no-auto-register",
+            help="accept unknown charger ids (development and HIL rigs only) [off]",
+        ),
+    ] = None,
     database_url: DatabaseUrl = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
 ) -> None:

@@ -18,7 +18,7 @@ from central_system.sessions.remote import RemoteControl
 from central_system.sessions.service import ChargingService
 
 API_PREFIX = "/api/v1"
-HTTP_STATUS = {NotFound: 404, Conflict: 409, ChargerOffline: 409, CommandFailed: 502}
+HTTP_STATUS = {NotFound: 404, Conflict: 409, ChargerOffline: 503, CommandFailed: 502}
 
 
 def create_app(service: ChargingService, gateway: ChargerGateway) -> FastAPI:

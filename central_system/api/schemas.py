@@ -65,7 +65,7 @@ class ChargerCreate(BaseModel):
 class MeterReadingPublic(BaseModel):
     timestamp: datetime
     measurand: str
-    value: float
+    value: float | None
     unit: str
     context: str | None
     phase: str | None

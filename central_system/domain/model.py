@@ -115,7 +115,8 @@ class MeterSample:
 
     timestamp: datetime
     measurand: str
-    value: float
+    # None when only signed data was sent (its value is inside the signed payload).
+    value: float | None
     unit: str
     context: str | None = None
     phase: str | None = None
@@ -168,11 +169,18 @@ def normalise_unit(value: float, unit: str) -> tuple[float, str]:
     return value * factor, base
 
 
-def energy_register_wh(samples: tuple[MeterSample, ...] | list[MeterSample]) -> int | None:
-    """The last energy register reading (Wh) among samples, or None when there is none."""
+def energy_register_wh(
+    samples: tuple[MeterSample, ...] | list[MeterSample], *, first: bool = False
+) -> int | None:
+    """The last (or first) energy register reading (Wh) among samples, None when there is none."""
     energy = [
-        s for s in samples if s.measurand == Measurand.ENERGY_IMPORT_REGISTER and s.phase is None
+        s
+        for s in samples
+        if s.measurand == Measurand.ENERGY_IMPORT_REGISTER
+        and s.phase is None
+        and s.value is not None
     ]
     if not energy:
         return None
-    return round(max(energy, key=lambda s: s.timestamp).value)
+    pick = min if first else max
+    return round(pick(energy, key=lambda s: s.timestamp).value)

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from ocpp.exceptions import OCPPError, PropertyConstraintViolationError
+from ocpp.exceptions import OCPPError, PropertyConstraintViolationError, UnknownCallErrorCodeError
 
 from central_system.clock import Clock
 from central_system.errors import CommandFailed
 from central_system.sessions.service import ChargingService
 from ocppj import ConnectionLost, RpcEndpoint
-
-log = logging.getLogger(__name__)
 
 
 def to_wire_time(at: datetime) -> str:
@@ -44,6 +41,12 @@ async def send_command(endpoint, payload):
             charger_id=endpoint.id,
             action=action,
             error_code=error.code,
+        ) from error
+    except UnknownCallErrorCodeError as error:  # a vendor's own error code
+        raise CommandFailed(
+            f"{endpoint.id} answered {action} with an unknown error code",
+            charger_id=endpoint.id,
+            action=action,
         ) from error
     except (TimeoutError, ConnectionLost) as error:
         raise CommandFailed(

@@ -7,7 +7,6 @@ connector 0 (the charge point itself) as EVSE 0.
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 from ocpp.exceptions import PropertyConstraintViolationError
@@ -55,14 +54,13 @@ def samples_from_wire(meter_values: list[dict[str, Any]]) -> tuple[MeterSample, 
             raw = sampled["value"]
             signed = sampled.get("format") == "SignedData"
             try:
-                number = float(raw)
+                value, unit = normalise_unit(float(raw), sampled.get("unit", "Wh"))
             except ValueError:
                 if not signed:
                     raise PropertyConstraintViolationError(
                         details={"cause": f"sampledValue.value {raw!r} is not a number"}
                     ) from None
-                number = math.nan
-            value, unit = normalise_unit(number, sampled.get("unit", "Wh"))
+                value, unit = None, sampled.get("unit", "Wh")
             samples.append(
                 MeterSample(
                     timestamp=at,
@@ -75,7 +73,7 @@ def samples_from_wire(meter_values: list[dict[str, Any]]) -> tuple[MeterSample, 
                     signed_data=raw if signed else None,
                 )
             )
-    return tuple(s for s in samples if not math.isnan(s.value) or s.signed_data)
+    return tuple(samples)
 
 
 class CentralSystemV16(CentralSystemEndpoint, ChargePoint):
@@ -176,6 +174,16 @@ class CentralSystemV16(CentralSystemEndpoint, ChargePoint):
             self.id, f"data_transfer.{extra.get('message_id')}", extra.get("data")
         )
         return call_result.DataTransfer(status="Accepted")
+
+    @on(Action.diagnostics_status_notification)
+    async def on_diagnostics_status(self, status):
+        log.info("%s: diagnostics %s", self.id, status)
+        return call_result.DiagnosticsStatusNotification()
+
+    @on(Action.firmware_status_notification)
+    async def on_firmware_status(self, status):
+        log.info("%s: firmware %s", self.id, status)
+        return call_result.FirmwareStatusNotification()
 
     # -- central system -> charger (ChargerLink) ----------------------------------------------
     async def remote_start(self, id_token: str, evse_id: int, remote_start_id: int) -> str:

@@ -168,6 +168,27 @@ class CentralSystemV201(CentralSystemEndpoint, ChargePoint):
             await self._service.record_report(self.id, key, values)
         return call_result.NotifyReport()
 
+    # Notifications real stations send routinely: logged, not (yet) acted upon.
+    @on(Action.security_event_notification)
+    async def on_security_event(self, type, timestamp, **extra):
+        log.warning("%s: security event %s at %s", self.id, type, timestamp)
+        return call_result.SecurityEventNotification()
+
+    @on(Action.notify_event)
+    async def on_notify_event(self, generated_at, seq_no, event_data, **extra):
+        log.info("%s: %d event(s)", self.id, len(event_data))
+        return call_result.NotifyEvent()
+
+    @on(Action.firmware_status_notification)
+    async def on_firmware_status(self, status, **extra):
+        log.info("%s: firmware %s", self.id, status)
+        return call_result.FirmwareStatusNotification()
+
+    @on(Action.log_status_notification)
+    async def on_log_status(self, status, **extra):
+        log.info("%s: log upload %s", self.id, status)
+        return call_result.LogStatusNotification()
+
     # -- CSMS -> charging station (ChargerLink) -----------------------------------------------
     async def remote_start(self, id_token: str, evse_id: int, remote_start_id: int) -> str:
         reply = await send_command(

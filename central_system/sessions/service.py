@@ -209,15 +209,30 @@ def _authorize(db: Session, id_token: str, now: datetime, starting: bool) -> Aut
     return AuthorizationStatus.ACCEPTED
 
 
-def _connector_free(db: Session, charger_id: str, evse_id: int) -> bool:
-    """A session may start only where the connector is neither out of service nor in use."""
+def _in_service(db: Session, charger_id: str, evse_id: int) -> bool:
+    """Neither out of service (Unavailable) nor broken (Faulted), as the charger last said."""
     charger = repo.get_charger(db, charger_id)
     if charger is None:
         return False
     states = [c.status for c in charger.connectors if c.evse_id == evse_id]
-    if any(s in (ConnectorStatus.UNAVAILABLE, ConnectorStatus.FAULTED) for s in states):
-        return False
-    return repo.active_session_on(db, charger_id, evse_id) is None
+    return not any(s in (ConnectorStatus.UNAVAILABLE, ConnectorStatus.FAULTED) for s in states)
+
+
+def _connector_free(db: Session, charger_id: str, evse_id: int) -> bool:
+    """A remote start may go only where the connector is in service and not in use."""
+    return _in_service(db, charger_id, evse_id) and (
+        repo.active_session_on(db, charger_id, evse_id) is None
+    )
+
+
+def _close_superseded(db: Session, charger_id: str, evse_id: int, at: datetime) -> None:
+    """A new transaction on an EVSE proves the previous one ended: its stop was lost."""
+    stale = repo.active_session_on(db, charger_id, evse_id)
+    if stale is not None:
+        row = repo.find_session_row(db, charger_id, stale.transaction_ref)
+        repo.update_session(
+            db, row, state=SessionState.COMPLETED, stopped_at=at, stop_reason="Superseded"
+        )
 
 
 def _start_session(db: Session, start: SessionStart, now: datetime) -> StartOutcome:
@@ -240,13 +255,14 @@ def _start_session(db: Session, start: SessionStart, now: datetime) -> StartOutc
         authorization = AuthorizationStatus.ACCEPTED
     else:
         authorization = _authorize(db, start.id_token, now, starting=True)
-    if authorization is AuthorizationStatus.ACCEPTED and not _connector_free(
+    if authorization is AuthorizationStatus.ACCEPTED and not _in_service(
         db, start.charger_id, start.evse_id
     ):
         authorization = AuthorizationStatus.INVALID
+    _close_superseded(db, start.charger_id, start.evse_id, start.started_at)
     meter_start = start.meter_start_wh
     if meter_start is None:
-        meter_start = energy_register_wh(start.readings)
+        meter_start = energy_register_wh(start.readings, first=True)
     session = repo.insert_session(
         db,
         ChargingSession(
@@ -293,7 +309,7 @@ def _update_session(
     if id_token is not None and row.id_token is None:
         changes["id_token"] = id_token
     if row.meter_start_wh is None:
-        changes["meter_start_wh"] = energy_register_wh(readings)
+        changes["meter_start_wh"] = energy_register_wh(readings, first=True)
     return repo.update_session(db, row, **changes)
 
 

@@ -22,12 +22,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Operation = Callable[..., Any]
 MIGRATIONS = Path(__file__).parent / "migrations"
 _STOP = object()
 
@@ -83,8 +82,8 @@ class Database:
     # -- operations ------------------------------------------------------------------------
     async def write(self, operation: Callable[..., T], *args: Any) -> T:
         """Run `operation(session, *args)` in the writer; return once it is committed."""
-        if self._writer is None:
-            raise RuntimeError("Database.start() was not called")
+        if self._writer is None or not self._writer.is_alive():
+            raise RuntimeError("the database writer is not running")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._queue.put((operation, args, future, loop))
@@ -116,21 +115,26 @@ class Database:
                     stopping = True
                     break
                 batch.append(item)
-            self._deliver(batch, self._commit(batch))
+            try:
+                outcomes = self._commit(batch)
+            except BaseException as error:  # e.g. the database vanished mid-rollback
+                log.exception("database writer: batch of %d failed", len(batch))
+                outcomes = [(False, error)] * len(batch)
+            self._deliver(batch, outcomes)
+        self._fail_pending(RuntimeError("the database is closed"))
 
     def _commit(self, batch: list) -> list[tuple[bool, Any]]:
-        session: Session = self._sessions()
-        try:
-            outcomes = [(True, op(session, *args)) for op, args, _f, _l in batch]
-            session.commit()
-            return outcomes
-        except Exception:
-            session.rollback()
-            if len(batch) == 1:
-                return [self._commit_alone(batch[0])]
-            return [self._commit_alone(item) for item in batch]
-        finally:
-            session.close()
+        with self._sessions() as session:
+            try:
+                outcomes = [(True, op(session, *args)) for op, args, _f, _l in batch]
+                session.commit()
+                return outcomes
+            except Exception as error:
+                session.rollback()
+                if len(batch) == 1:
+                    return [(False, error)]
+        # Isolate the failing operation so the others still commit.
+        return [self._commit_alone(item) for item in batch]
 
     def _commit_alone(self, item) -> tuple[bool, Any]:
         operation, args, _future, _loop = item
@@ -139,14 +143,28 @@ class Database:
         except Exception as error:  # handed to the caller, who decides what it means
             return False, error
 
+    def _fail_pending(self, error: Exception) -> None:
+        """Writes queued after close() get an error instead of waiting forever."""
+        leftovers = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _STOP:
+                leftovers.append(item)
+        self._deliver(leftovers, [(False, error)] * len(leftovers))
+
     @staticmethod
     def _deliver(batch: list, outcomes: list[tuple[bool, Any]]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list] = {}
         for (_op, _args, future, loop), outcome in zip(batch, outcomes, strict=True):
             by_loop.setdefault(loop, []).append((future, outcome))
         for loop, pairs in by_loop.items():
-            if not loop.is_closed():
+            try:
                 loop.call_soon_threadsafe(_resolve, pairs)
+            except RuntimeError:  # that event loop is closed: nobody is waiting any more
+                pass
 
 
 def _resolve(pairs: list) -> None:

@@ -123,7 +123,7 @@ class MeterReadingRow(Base):
     evse_id: Mapped[int] = mapped_column(Integer)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
     measurand: Mapped[str] = mapped_column(String(48))
-    value: Mapped[float] = mapped_column(Float)
+    value: Mapped[float | None] = mapped_column(Float)
     unit: Mapped[str] = mapped_column(String(16))
     context: Mapped[str | None] = mapped_column(String(32))
     phase: Mapped[str | None] = mapped_column(String(8))

@@ -74,7 +74,7 @@ async def test_remote_start_refusals(api, csms, charger_factory):
     )
     await csms.service.register_charger("CP-OFFLINE")
     offline = await api.post("/chargers/CP-OFFLINE/remote-start", json={"id_token": VALID_TOKEN})
-    assert offline.status_code == 409 and offline.json()["error"] == "charger_offline"
+    assert offline.status_code == 503 and offline.json()["error"] == "charger_offline"
     assert (
         await api.post("/chargers/CP-GHOST/remote-start", json={"id_token": VALID_TOKEN})
     ).status_code == 404

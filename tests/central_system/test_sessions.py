@@ -152,3 +152,55 @@ async def test_charger_timestamps_are_kept_as_sent(csms, charger_factory):
     await charger.settle()
     session = await only_session(csms, charger.id)
     assert session.started_at.isoformat() == "2019-05-01T08:30:00+00:00"
+
+
+async def test_signed_readings_are_kept_and_do_not_break_the_stop(csms):
+    async with connect(f"{csms.ocpp_url}/CP-SIGNED", subprotocols=["ocpp1.6"]) as ws:
+        start = {
+            "connectorId": 1,
+            "idTag": VALID_TOKEN,
+            "meterStart": 100,
+            "timestamp": "2025-01-01T00:00:00Z",
+        }
+        await ws.send(json.dumps([2, "1", "StartTransaction", start]))
+        tx = json.loads(await ws.recv())[2]["transactionId"]
+        stop = {
+            "transactionId": tx,
+            "meterStop": 2100,
+            "timestamp": "2025-01-01T01:00:00Z",
+            "transactionData": [
+                {
+                    "timestamp": "2025-01-01T01:00:00Z",
+                    "sampledValue": [
+                        {
+                            "value": "OCMF|{...}|{...}",
+                            "format": "SignedData",
+                            "context": "Transaction.End",
+                        }
+                    ],
+                }
+            ],
+        }
+        await ws.send(json.dumps([2, "2", "StopTransaction", stop]))
+        assert json.loads(await ws.recv())[0] == 3
+    session = await only_session(csms, "CP-SIGNED")
+    assert session.energy_wh == 2000
+    (signed,) = session.readings
+    assert signed.value is None and signed.signed_data == "OCMF|{...}|{...}"
+
+
+async def test_a_new_start_closes_a_session_whose_stop_was_lost(csms):
+    async with connect(f"{csms.ocpp_url}/CP-LOST", subprotocols=["ocpp1.6"]) as ws:
+        for n, (token, at) in enumerate([(VALID_TOKEN, "00:00"), ("TAG-SECOND", "02:00")]):
+            start = {
+                "connectorId": 1,
+                "idTag": token,
+                "meterStart": 0,
+                "timestamp": f"2025-01-01T{at}:00Z",
+            }
+            await ws.send(json.dumps([2, str(n), "StartTransaction", start]))
+            assert json.loads(await ws.recv())[2]["idTagInfo"]["status"] == "Accepted"
+    first, second = await csms.service.list_sessions("CP-LOST")
+    assert (first.state, first.stop_reason) == (SessionState.COMPLETED, "Superseded")
+    assert first.stopped_at == second.started_at
+    assert second.state is SessionState.ACTIVE

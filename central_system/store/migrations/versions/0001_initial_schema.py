@@ -103,7 +103,7 @@ def upgrade() -> None:
         sa.Column("evse_id", sa.Integer(), nullable=False),
         sa.Column("timestamp", sa.DateTime(timezone=True), nullable=False),
         sa.Column("measurand", sa.String(length=48), nullable=False),
-        sa.Column("value", sa.Float(), nullable=False),
+        sa.Column("value", sa.Float(), nullable=True),
         sa.Column("unit", sa.String(length=16), nullable=False),
         sa.Column("context", sa.String(length=32), nullable=True),
         sa.Column("phase", sa.String(length=8), nullable=True),
