@@ -27,7 +27,6 @@ from ocpp.exceptions import (
     FormatViolationError,
     NotSupportedError,
     OCPPError,
-    ProtocolError,
 )
 from ocpp.exceptions import (
     NotImplementedError as NotImplementedCallError,
@@ -180,7 +179,8 @@ class RpcEndpoint:
         elif message_type == MessageType.CallError and len(frame) in (4, 5):
             self._response_queue.put_nowait(CallError(*frame[1:]))
         elif message_type in (MessageType.CallResult, MessageType.CallError):
-            await self._send_error(unique_id, ProtocolError(description="Wrong frame length"))
+            # OCPP-J answers only CALLs with a CALLERROR: a broken answer is logged and dropped.
+            log.warning("%s: malformed answer to %s dropped: %.200s", self.id, unique_id, raw_msg)
         else:
             await self._send_error(
                 unique_id, MessageTypeNotSupportedError(details={"type": message_type})

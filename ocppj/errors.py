@@ -47,9 +47,7 @@ def violation_for(error: SchemaError) -> OCPPError:
         return PropertyConstraintViolationError(details=details)
     if error.validator in ("minItems", "maxItems"):
         return OccurrenceConstraintViolationError(details=details)
-    if error.validator == "additionalProperties":
-        return FormatViolationError(details=details)
-    return FormatViolationError(details=details)
+    return FormatViolationError(details=details)  # additionalProperties and the rest
 
 
 __all__ = ["ProtocolError", "spell", "violation_for"]

@@ -171,7 +171,7 @@ class CentralSystemV16(CentralSystemEndpoint, ChargePoint):
             log.info("%s: DataTransfer from unknown vendor %s", self.id, vendor_id)
             return call_result.DataTransfer(status="UnknownVendorId")
         await self._service.record_report(
-            self.id, f"data_transfer.{extra.get('message_id')}", extra.get("data")
+            self.id, {f"data_transfer.{extra.get('message_id')}": extra.get("data")}
         )
         return call_result.DataTransfer(status="Accepted")
 

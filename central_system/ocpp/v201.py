@@ -162,10 +162,14 @@ class CentralSystemV201(CentralSystemEndpoint, ChargePoint):
 
     @on(Action.notify_report)
     async def on_notify_report(self, request_id, generated_at, seq_no, **extra):
-        for item in extra.get("report_data", []):
-            key = f"{item['component']['name']}.{item['variable']['name']}"
-            values = {a.get("type", "Actual"): a.get("value") for a in item["variable_attribute"]}
-            await self._service.record_report(self.id, key, values)
+        report = {
+            f"{item['component']['name']}.{item['variable']['name']}": {
+                a.get("type", "Actual"): a.get("value") for a in item["variable_attribute"]
+            }
+            for item in extra.get("report_data", [])
+        }
+        if report:
+            await self._service.record_report(self.id, report)
         return call_result.NotifyReport()
 
     # Notifications real stations send routinely: logged, not (yet) acted upon.

@@ -129,8 +129,9 @@ class ChargingService:
             at,
         )
 
-    async def record_report(self, charger_id: str, key: str, value: object) -> None:
-        await self._db.write(repo.record_report, charger_id, key, value)
+    async def record_report(self, charger_id: str, values: dict[str, object]) -> None:
+        """Keep what a charger reported about itself (NotifyReport, DataTransfer)."""
+        await self._db.write(repo.record_report, charger_id, values)
 
     async def get_charger(self, charger_id: str) -> Charger | None:
         return await self._db.read(repo.get_charger, charger_id)
@@ -162,7 +163,13 @@ class ChargingService:
         id_token: str | None = None,
     ) -> ChargingSession | None:
         return await self._db.write(
-            _update_session, charger_id, transaction_ref, readings, seq_no, id_token
+            _update_session,
+            charger_id,
+            transaction_ref,
+            readings,
+            seq_no,
+            id_token,
+            self._clock.now(),
         )
 
     async def add_meter_values(
@@ -296,6 +303,7 @@ def _update_session(
     readings: tuple[MeterSample, ...],
     seq_no: int | None,
     id_token: str | None,
+    now: datetime,
 ) -> ChargingSession | None:
     row = repo.find_session_row(db, charger_id, transaction_ref)
     if row is None:
@@ -307,7 +315,11 @@ def _update_session(
     if seq_no is not None:
         changes["last_seq_no"] = max(seq_no, row.last_seq_no or 0)
     if id_token is not None and row.id_token is None:
-        changes["id_token"] = id_token
+        # 2.0.1 may start a transaction before the driver is known: check the token now.
+        authorization = _authorize(db, id_token, now, starting=True)
+        changes.update(id_token=id_token, authorization=authorization)
+        if authorization is not AuthorizationStatus.ACCEPTED:
+            changes["state"] = SessionState.REJECTED
     if row.meter_start_wh is None:
         changes["meter_start_wh"] = energy_register_wh(readings, first=True)
     return repo.update_session(db, row, **changes)
@@ -338,15 +350,14 @@ def _already_seen(row, seq_no: int | None) -> bool:
 def _stop_session(db: Session, stop: SessionStop) -> ChargingSession | None:
     row = repo.find_session_row(db, stop.charger_id, stop.transaction_ref)
     if row is None:
-        if stop.evse_id is None:
-            return None
         # The start was never received (lost or started long before): keep what we know.
+        # A 2.0.1 Ended event need not name its EVSE; 0 then stands for "the charger".
         session = repo.insert_session(
             db,
             ChargingSession(
                 session_id=0,
                 charger_id=stop.charger_id,
-                evse_id=stop.evse_id,
+                evse_id=stop.evse_id or 0,
                 connector_id=stop.connector_id or 1,
                 transaction_ref=stop.transaction_ref,
                 id_token=stop.id_token,
@@ -356,7 +367,7 @@ def _stop_session(db: Session, stop: SessionStop) -> ChargingSession | None:
             ),
         )
         row = repo.find_session_row(db, stop.charger_id, session.transaction_ref)
-    elif _already_seen(row, stop.seq_no) or row.state == SessionState.COMPLETED.value:
+    elif _already_seen(row, stop.seq_no) or row.stopped_at is not None:
         # A stop re-sent after a lost answer: the first one counts.
         return repo.get_session(db, row.session_id, with_readings=False)
     repo.add_readings(db, stop.charger_id, row.evse_id, row.session_id, list(stop.readings))

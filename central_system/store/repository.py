@@ -84,7 +84,7 @@ def _session(row: SessionRow, readings: list[MeterReadingRow] | None = None) -> 
         charger_id=row.charger_id,
         evse_id=row.evse_id,
         connector_id=row.connector_id,
-        transaction_ref=row.transaction_ref or str(row.session_id),
+        transaction_ref=row.transaction_ref,
         id_token=row.id_token,
         state=SessionState(row.state),
         started_at=row.started_at,
@@ -137,11 +137,9 @@ def touch_charger(db: Session, charger_id: str, at: datetime) -> None:
     _charger_row(db, charger_id).last_seen_at = at
 
 
-def record_report(db: Session, charger_id: str, key: str, value: object) -> None:
+def record_report(db: Session, charger_id: str, values: dict[str, object]) -> None:
     row = _charger_row(db, charger_id)
-    reported = dict(row.reported or {})
-    reported[key] = value
-    row.reported = reported
+    row.reported = {**(row.reported or {}), **values}
 
 
 def record_connector_status(
@@ -192,11 +190,13 @@ def _connector_rows(db: Session, charger_id: str) -> list[ConnectorRow]:
 
 
 def upsert_id_token(db: Session, token: IdToken) -> IdToken:
-    row = db.get(IdTokenRow, token.id_token) or IdTokenRow(id_token=token.id_token)
+    row = db.get(IdTokenRow, token.id_token)
+    if row is None:
+        row = IdTokenRow(id_token=token.id_token)
+        db.add(row)
     row.token_type = token.token_type
     row.status = token.status.value
     row.expires_at = token.expires_at
-    db.merge(row)
     return token
 
 

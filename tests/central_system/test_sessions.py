@@ -204,3 +204,27 @@ async def test_a_new_start_closes_a_session_whose_stop_was_lost(csms):
     assert (first.state, first.stop_reason) == (SessionState.COMPLETED, "Superseded")
     assert first.stopped_at == second.started_at
     assert second.state is SessionState.ACTIVE
+
+
+async def test_a_token_presented_after_the_start_is_checked(csms):
+    def event(kind, seq, **extra):
+        body = {
+            "eventType": kind,
+            "timestamp": "2025-01-01T00:00:00Z",
+            "seqNo": seq,
+            "triggerReason": "CablePluggedIn",
+            "transactionInfo": {"transactionId": "tx-9"},
+            "evse": {"id": 1, "connectorId": 1},
+            **extra,
+        }
+        return [2, str(seq), "TransactionEvent", body]
+
+    async with connect(f"{csms.ocpp_url}/CP-LATE-TOKEN", subprotocols=["ocpp2.0.1"]) as ws:
+        await ws.send(json.dumps(event("Started", 0)))
+        assert json.loads(await ws.recv())[2] == {}
+        token = {"idToken": BLOCKED_TOKEN, "type": "ISO14443"}
+        await ws.send(json.dumps(event("Updated", 1, idToken=token)))
+        assert json.loads(await ws.recv())[2]["idTokenInfo"]["status"] == "Blocked"
+    session = await only_session(csms, "CP-LATE-TOKEN")
+    assert session.state is SessionState.REJECTED
+    assert session.authorization is AuthorizationStatus.BLOCKED
