@@ -164,7 +164,7 @@ class EmulatedCharger:
                 await asyncio.wait(set(self._tasks))
                 continue
             if self._outbox and self.online:
-                await self._outbox[-1].delivered
+                await self._flush_outbox()
                 continue
             return
 
@@ -299,12 +299,16 @@ class EmulatedCharger:
                 self.after_reply(self._announce(evse))
         return "Scheduled" if busy and not operative else "Accepted"
 
-    def _reset(self, reason: str) -> None:
+    def _reset(self, reason: str, when_idle: bool = False) -> None:
+        """Reboot: end transactions (or, `when_idle`, wait for them to end), then reconnect."""
+
         async def reboot() -> None:
             for evse in self.evses.values():
-                if evse.transaction:
+                if evse.transaction and not when_idle:
                     await self.stop_transaction(evse.evse_id, reason)
-            await self.settle_outbox()
+            while any(e.transaction for e in self.evses.values()):
+                await self.clock.sleep(1)
+            await self._flush_outbox()
             self._booted = False
             if self._websocket is not None:
                 await self._websocket.close()
@@ -329,7 +333,7 @@ class EmulatedCharger:
         if self.evse(evse_id).transaction:
             self.after_reply(self.stop_transaction(evse_id, "UnlockCommand"))
 
-    async def settle_outbox(self) -> None:
+    async def _flush_outbox(self) -> None:
         if self._outbox and self.online:
             await self._outbox[-1].delivered
 

@@ -204,8 +204,9 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
     @on(Action.reset)
     async def on_reset(self, type, **extra):
         busy = any(e.transaction for e in self.evses.values())
-        self._reset("HardReset" if type == "Immediate" else "SoftReset")
-        return call_result.Reset(status="Scheduled" if busy and type == "OnIdle" else "Accepted")
+        on_idle = type == "OnIdle"
+        self._reset("HardReset" if not on_idle else "SoftReset", when_idle=on_idle)
+        return call_result.Reset(status="Scheduled" if busy and on_idle else "Accepted")
 
     @on(Action.get_variables)
     async def on_get_variables(self, get_variable_data, **extra):

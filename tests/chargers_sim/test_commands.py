@@ -73,3 +73,17 @@ async def test_a_command_to_a_vanished_charger_fails_fast(csms, charger_factory)
     await charger.power_off()
     with pytest.raises(CommandFailed):
         await link.get_settings(["HeartbeatInterval"])
+
+
+async def test_reset_on_idle_waits_for_the_transaction(csms, charger_factory):
+    charger = await charger_factory("CP-IDLE", "2.0.1", reconnect_initial_s=0.05)
+    await charger.plug_in(1)
+    await charger.start_transaction(1, VALID_TOKEN)
+    link = csms.gateway.link(charger.id)
+    booted = (await csms.service.get_charger(charger.id)).last_boot_at
+    assert await link.reset(hard=False) == "Scheduled"
+    assert charger.evse(1).transaction is not None  # still charging
+    await charger.stop_transaction(1, "Local")
+    await charger.settle()
+    await charger.wait_online()
+    assert (await csms.service.get_charger(charger.id)).last_boot_at > booted
