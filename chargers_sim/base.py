@@ -368,9 +368,9 @@ class EmulatedCharger:
         try:
             if not self._booted:
                 await self._boot()
-            self._online.set()
             for evse in self.evses.values():
                 await self._announce(evse, force=True)
+            self._online.set()  # booted and every connector's status told
             helpers = [
                 asyncio.create_task(self._heartbeat_loop()),
                 asyncio.create_task(self._pump()),

@@ -101,6 +101,7 @@ class RpcEndpoint:
     lenient = True
 
     _closed: asyncio.Future | None = None
+    _awaited_actions: dict[str, str]
 
     def use_counter_ids(self) -> None:
         counter = itertools.count(1)
@@ -115,7 +116,8 @@ class RpcEndpoint:
         """
         self._closed = asyncio.get_running_loop().create_future()
         self._response_queue = asyncio.Queue()
-        # `_check_request` has validated every request already; the library would do it twice.
+        self._awaited_actions = {}
+        # `_check_payload` validates every request already; the library would do it twice.
         # (Our answers go unvalidated at run time; the strict third-party interop tests check them.)
         for routes in self.route_map.values():
             routes["_skip_schema_validation"] = True
@@ -135,10 +137,18 @@ class RpcEndpoint:
         """
         if self._closed is None or self._closed.done():
             raise ConnectionLost(f"{self.id}: not connected")
+        # The answer is checked leniently in `_get_specific_response`, not by the library,
+        # which would refuse a real charger's harmless extra field.
+        unique_id = self._unique_id_generator()
+        self._awaited_actions[unique_id] = type(payload).__name__
         try:
-            return await self.call(payload, suppress=False)
+            return await self.call(
+                payload, suppress=False, unique_id=unique_id, skip_schema_validation=True
+            )
         except ConnectionClosed as closed:
             raise ConnectionLost(f"{self.id}: connection closed") from closed
+        finally:
+            self._awaited_actions.pop(unique_id, None)
 
     async def _get_specific_response(self, unique_id: str, timeout: float) -> Any:  # noqa: ASYNC109 (the library's signature)
         loop = asyncio.get_running_loop()
@@ -153,6 +163,9 @@ class RpcEndpoint:
             if response is _CLOSED:
                 raise ConnectionLost(f"{self.id}: connection closed before the answer came")
             if response.unique_id == unique_id:
+                action = self._awaited_actions.get(unique_id)
+                if action and response.message_type_id == MessageType.CallResult:
+                    self._check_payload(MessageType.CallResult, action, response.payload)
                 return response
             log.warning(
                 "%s: ignoring an answer to unknown message id %s", self.id, response.unique_id
@@ -198,7 +211,7 @@ class RpcEndpoint:
         msg = Call(unique_id, frame[2], frame[3])
         try:
             self._check_route(msg.action)
-            self._check_request(msg)
+            self._check_payload(MessageType.Call, msg.action, msg.payload)
             await self._handle_call(msg)
         except OCPPError as error:
             log.warning("%s: %s refused: %s %s", self.id, msg.action, error.code, error.details)
@@ -221,13 +234,16 @@ class RpcEndpoint:
             details={"cause": f"{action} is not an OCPP {self._ocpp_version} action"},
         )
 
-    def _check_request(self, msg: Call) -> None:
-        """Classify schema violations as the spec does; drop harmless unknown fields."""
+    def _check_payload(self, message_type: int, action: str, payload: dict) -> None:
+        """Classify schema violations as the spec does; drop harmless unknown fields.
+
+        Used on the requests and the answers we receive; a violation raises its OCPPError.
+        """
         try:
-            validator = get_validator(MessageType.Call, msg.action, self._ocpp_version)
+            validator = get_validator(message_type, action, self._ocpp_version)
         except OSError:
             return
-        errors = [e for e in validator.iter_errors(msg.payload) if not _float_artefact(e)]
+        errors = [e for e in validator.iter_errors(payload) if not _float_artefact(e)]
         if self.lenient:
             extras = [e for e in errors if e.validator == "additionalProperties"]
             for error in extras:
@@ -235,7 +251,7 @@ class RpcEndpoint:
                 log.warning(
                     "%s: %s carries fields the %s schema does not define, ignored: %s",
                     self.id,
-                    msg.action,
+                    action if message_type == MessageType.Call else f"{action} answer",
                     self._ocpp_version,
                     ", ".join(dropped),
                 )
