@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +22,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from chargers_sim.clock import Clock
 from chargers_sim.meter import EnergyMeter
+from chargers_sim.outbox import Outbox
 from ocppj import ConnectionLost, FrameObserver, TappedConnection
 
 log = logging.getLogger(__name__)
@@ -78,13 +78,6 @@ class Evse:
     status: str | None = None
 
 
-@dataclass
-class _Queued:
-    build: Callable[[], Any]
-    on_reply: Callable[[Any], Awaitable[None]] | None
-    delivered: asyncio.Future
-
-
 class EmulatedCharger:
     """Base of `EmulatedChargerV16` and `EmulatedChargerV201` (mixed in before the ocpp class)."""
 
@@ -102,8 +95,7 @@ class EmulatedCharger:
         self._frame_observer = frame_observer
         self._booted = False
         self._online = asyncio.Event()
-        self._outbox: deque[_Queued] = deque()
-        self._outbox_changed = asyncio.Event()
+        self._outbox = Outbox(config.charger_id)
         self._allowed_online = asyncio.Event()
         self._allowed_online.set()
         self._auth_cache: dict[str, bool] = {}
@@ -164,7 +156,7 @@ class EmulatedCharger:
                 await asyncio.wait(set(self._tasks))
                 continue
             if self._outbox and self.online:
-                await self._flush_outbox()
+                await self._outbox.delivered()
                 continue
             return
 
@@ -308,7 +300,8 @@ class EmulatedCharger:
                     await self.stop_transaction(evse.evse_id, reason)
             while any(e.transaction for e in self.evses.values()):
                 await self.clock.sleep(1)
-            await self._flush_outbox()
+            if self.online:
+                await self._outbox.delivered()
             self._booted = False
             if self._websocket is not None:
                 await self._websocket.close()
@@ -332,10 +325,6 @@ class EmulatedCharger:
     def _unlock(self, evse_id: int) -> None:
         if self.evse(evse_id).transaction:
             self.after_reply(self.stop_transaction(evse_id, "UnlockCommand"))
-
-    async def _flush_outbox(self) -> None:
-        if self._outbox and self.online:
-            await self._outbox[-1].delivered
 
     # -- the connection ----------------------------------------------------------------------
     async def _run(self) -> None:
@@ -423,35 +412,15 @@ class EmulatedCharger:
     def queue(
         self, build: Callable[[], Any], on_reply: Callable[[Any], Awaitable[None]] | None = None
     ) -> asyncio.Future:
-        """Queue a transaction message; `build` runs at send time (1.6 ids arrive late)."""
-        delivered = asyncio.get_running_loop().create_future()
-        self._outbox.append(_Queued(build, on_reply, delivered))
-        self._outbox_changed.set()
-        return delivered
+        """Queue a transaction message for in-order delivery, now or after a reconnect."""
+        return self._outbox.put(build, on_reply)
 
     async def _pump(self) -> None:
-        while True:
-            while self._outbox:
-                queued = self._outbox[0]
-                try:
-                    reply = await self.request(queued.build())
-                except OCPPError as error:  # refused, not lost: sending it again cannot help
-                    log.warning("%s: transaction message refused: %s", self.id, error)
-                    reply = None
-                except TimeoutError:  # unanswered: reconnect, the message stays first in line
-                    log.warning("%s: no answer to a transaction message; reconnecting", self.id)
-                    await self._websocket.close()
-                    return
-                except (TypeError, ValueError):  # its transaction never got an id from the CSMS
-                    log.exception("%s: transaction message cannot be built, dropped", self.id)
-                    reply = None
-                self._outbox.popleft()
-                if reply is not None and queued.on_reply is not None:
-                    await queued.on_reply(reply)
-                if not queued.delivered.done():
-                    queued.delivered.set_result(reply)
-            self._outbox_changed.clear()
-            await self._outbox_changed.wait()
+        try:
+            await self._outbox.pump(self.request)
+        except TimeoutError:  # unanswered: reconnect, the message stays first in line
+            log.warning("%s: no answer to a transaction message; reconnecting", self.id)
+            await self._websocket.close()
 
     async def _announce(self, evse: Evse, force: bool = False) -> None:
         status = self._status_of(evse)
