@@ -24,12 +24,17 @@ from chargers_sim.clock import Clock
 from chargers_sim.meter import EnergyMeter
 from chargers_sim.outbox import Outbox
 from ocppj import ConnectionLost, FrameObserver, TappedConnection
+from ocppj.wire import to_wire_time
 
 log = logging.getLogger(__name__)
 
 
 class ChargerStateError(Exception):
     """The action is impossible in the charger's current state (e.g. no cable plugged in)."""
+
+
+# What TriggerMessage can ask of an emulated charger, in both versions.
+TRIGGERABLE = {"BootNotification", "Heartbeat", "MeterValues", "StatusNotification"}
 
 
 @dataclass(frozen=True)
@@ -431,7 +436,7 @@ class EmulatedCharger:
 
     def wire_time(self) -> str:
         """The clock's time as OCPP writes it (UTC, milliseconds)."""
-        return self.clock.now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return to_wire_time(self.clock.now())
 
     # -- what each protocol version provides --------------------------------------------------
     def _new_transaction_id(self) -> str | None:

@@ -6,11 +6,10 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 
-from chargers_sim.base import EmulatedCharger, Evse, Transaction
+from chargers_sim.base import TRIGGERABLE, EmulatedCharger, Evse, Transaction
 from ocppj import RpcEndpoint
 
 READ_ONLY = {"NumberOfConnectors", "SupportedFeatureProfiles"}
-TRIGGERABLE = {"BootNotification", "Heartbeat", "MeterValues", "StatusNotification"}
 
 
 class EmulatedChargerV16(EmulatedCharger, RpcEndpoint, ChargePoint):

@@ -8,7 +8,7 @@ from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 
-from chargers_sim.base import EmulatedCharger, Evse, Transaction
+from chargers_sim.base import TRIGGERABLE, EmulatedCharger, Evse, Transaction
 from ocppj import RpcEndpoint
 
 # The emulator's stop reasons (1.6 vocabulary) as 2.0.1 stoppedReason and triggerReason.
@@ -20,7 +20,6 @@ STOP_REASONS = {
     "SoftReset": ("Reboot", "ResetCommand"),
     "HardReset": ("ImmediateReset", "ResetCommand"),
 }
-TRIGGERABLE = {"BootNotification", "Heartbeat", "MeterValues", "StatusNotification"}
 
 
 class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):

@@ -13,7 +13,6 @@ from ocpp.exceptions import (
     OccurrenceConstraintViolationError,
     OCPPError,
     PropertyConstraintViolationError,
-    ProtocolError,
     TypeConstraintViolationError,
 )
 
@@ -50,4 +49,4 @@ def violation_for(error: SchemaError) -> OCPPError:
     return FormatViolationError(details=details)  # additionalProperties and the rest
 
 
-__all__ = ["ProtocolError", "spell", "violation_for"]
+__all__ = ["spell", "violation_for"]

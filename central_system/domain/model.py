@@ -154,12 +154,6 @@ class ChargingSession:
         return self.meter_stop_wh - self.meter_start_wh
 
 
-@dataclass(frozen=True)
-class StartOutcome:
-    session: ChargingSession
-    authorization: AuthorizationStatus
-
-
 UNIT_SCALE = {"kWh": ("Wh", 1000.0), "kW": ("W", 1000.0), "kvarh": ("varh", 1000.0)}
 
 

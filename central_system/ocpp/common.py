@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from ocpp.exceptions import OCPPError, PropertyConstraintViolationError, UnknownCallErrorCodeError
+from ocpp.exceptions import OCPPError, UnknownCallErrorCodeError
 
 from central_system.clock import Clock
 from central_system.errors import CommandFailed
 from central_system.sessions.service import ChargingService
 from ocppj import ConnectionLost, RpcEndpoint
-
-
-def to_wire_time(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def from_wire_time(text: str) -> datetime:
-    """Parse a charger's timestamp, kept as sent (the twin runs in virtual time)."""
-    try:
-        at = datetime.fromisoformat(text)
-    except (TypeError, ValueError) as error:
-        raise PropertyConstraintViolationError(
-            details={"cause": f"not an RFC 3339 time: {text!r}"}
-        ) from error
-    if at.tzinfo is None:  # some chargers omit the offset; OCPP times are UTC
-        at = at.replace(tzinfo=UTC)
-    return at
 
 
 async def send_command(endpoint, payload):

@@ -21,13 +21,9 @@ from central_system.domain.model import (
     OcppVersion,
     normalise_unit,
 )
-from central_system.ocpp.common import (
-    CentralSystemEndpoint,
-    from_wire_time,
-    send_command,
-    to_wire_time,
-)
+from central_system.ocpp.common import CentralSystemEndpoint, send_command
 from central_system.sessions.service import SessionStart, SessionStop
+from ocppj.wire import from_wire_time, to_wire_time
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +115,7 @@ class CentralSystemV16(CentralSystemEndpoint, ChargePoint):
 
     @on(Action.start_transaction)
     async def on_start_transaction(self, connector_id, id_tag, meter_start, timestamp, **extra):
-        outcome = await self._service.start_session(
+        session = await self._service.start_session(
             SessionStart(
                 charger_id=self.id,
                 evse_id=connector_id,
@@ -130,8 +126,8 @@ class CentralSystemV16(CentralSystemEndpoint, ChargePoint):
             )
         )
         return call_result.StartTransaction(
-            transaction_id=int(outcome.session.transaction_ref),
-            id_tag_info={"status": outcome.authorization.value},
+            transaction_id=int(session.transaction_ref),
+            id_tag_info={"status": session.authorization.value},
         )
 
     @on(Action.stop_transaction)

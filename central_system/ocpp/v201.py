@@ -14,18 +14,13 @@ from central_system.domain.model import (
     ConnectorStatus,
     MeterSample,
     OcppVersion,
+    normalise_unit,
 )
-from central_system.ocpp.common import (
-    CentralSystemEndpoint,
-    from_wire_time,
-    send_command,
-    to_wire_time,
-)
+from central_system.ocpp.common import CentralSystemEndpoint, send_command
 from central_system.sessions.service import SessionStart, SessionStop
+from ocppj.wire import from_wire_time, to_wire_time
 
 log = logging.getLogger(__name__)
-
-UNIT_BASE = {"kWh": ("Wh", 3), "kW": ("W", 3), "kvarh": ("varh", 3)}
 
 
 def samples_from_wire(meter_values: list[dict[str, Any]]) -> tuple[MeterSample, ...]:
@@ -34,15 +29,16 @@ def samples_from_wire(meter_values: list[dict[str, Any]]) -> tuple[MeterSample, 
         at = from_wire_time(meter_value["timestamp"])
         for sampled in meter_value["sampled_value"]:
             unit_of_measure = sampled.get("unit_of_measure", {})
-            unit = unit_of_measure.get("unit", "Wh")
-            exponent = unit_of_measure.get("multiplier", 0)
-            unit, extra_exponent = UNIT_BASE.get(unit, (unit, 0))
+            value, unit = normalise_unit(
+                float(sampled["value"]) * 10 ** unit_of_measure.get("multiplier", 0),
+                unit_of_measure.get("unit", "Wh"),
+            )
             signed = sampled.get("signed_meter_value")
             samples.append(
                 MeterSample(
                     timestamp=at,
                     measurand=sampled.get("measurand", "Energy.Active.Import.Register"),
-                    value=float(sampled["value"]) * 10 ** (exponent + extra_exponent),
+                    value=value,
                     unit=unit,
                     context=sampled.get("context"),
                     phase=sampled.get("phase"),
@@ -134,7 +130,7 @@ class CentralSystemV201(CentralSystemEndpoint, ChargePoint):
                     self.id, transaction_ref, readings, seq_no=seq_no, id_token=id_token
                 )
             if session is None:  # Started, or an update of a transaction we never saw start
-                outcome = await self._service.start_session(
+                session = await self._service.start_session(
                     SessionStart(
                         charger_id=self.id,
                         evse_id=evse.get("id", 1),
@@ -148,7 +144,7 @@ class CentralSystemV201(CentralSystemEndpoint, ChargePoint):
                         readings=readings,
                     )
                 )
-                authorization = outcome.authorization if id_token else None
+                authorization = session.authorization if id_token else None
             else:
                 authorization = await self._service.authorize(id_token) if id_token else None
         if authorization is None:

@@ -23,7 +23,6 @@ from central_system.domain.model import (
     MeterSample,
     OcppVersion,
     SessionState,
-    StartOutcome,
     energy_register_wh,
 )
 from central_system.store import repository as repo
@@ -150,7 +149,8 @@ class ChargingService:
         return await self._db.read(_authorize, id_token, self._clock.now(), False)
 
     # -- sessions ----------------------------------------------------------------------------
-    async def start_session(self, start: SessionStart) -> StartOutcome:
+    async def start_session(self, start: SessionStart) -> ChargingSession:
+        """Record a start; the session's `authorization` is the answer for the charger."""
         return await self._db.write(_start_session, start, self._clock.now())
 
     async def update_session(
@@ -242,7 +242,7 @@ def _close_superseded(db: Session, charger_id: str, evse_id: int, at: datetime) 
         )
 
 
-def _start_session(db: Session, start: SessionStart, now: datetime) -> StartOutcome:
+def _start_session(db: Session, start: SessionStart, now: datetime) -> ChargingSession:
     existing = (
         repo.find_session_row(db, start.charger_id, start.transaction_ref)
         if start.transaction_ref
@@ -250,13 +250,13 @@ def _start_session(db: Session, start: SessionStart, now: datetime) -> StartOutc
     )
     if existing is not None:  # a re-sent Started event
         session = repo.get_session(db, existing.session_id, with_readings=False)
-        return StartOutcome(session, session.authorization)
+        return session
     if start.transaction_ref is None:
         duplicate = repo.find_duplicate_start(
             db, start.charger_id, start.connector_id, start.id_token, start.started_at
         )
         if duplicate is not None:
-            return StartOutcome(duplicate, duplicate.authorization)
+            return duplicate
 
     if start.id_token is None:  # 2.0.1 may start before authorisation (e.g. on cable plug-in)
         authorization = AuthorizationStatus.ACCEPTED
@@ -293,7 +293,7 @@ def _start_session(db: Session, start: SessionStart, now: datetime) -> StartOutc
         ),
     )
     repo.add_readings(db, start.charger_id, start.evse_id, session.session_id, list(start.readings))
-    return StartOutcome(session, authorization)
+    return session
 
 
 def _update_session(
