@@ -109,11 +109,17 @@ class EmulatedCharger:
         self._runner: asyncio.Task | None = None
         self._meter: asyncio.Task | None = None
         self._websocket = None
+        self._connecting = False
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
     def online(self) -> bool:
         return self._online.is_set()
+
+    @property
+    def connecting(self) -> bool:
+        """A connection attempt (TCP and WebSocket handshake) is under way."""
+        return self._connecting
 
     async def power_on(self) -> None:
         """Connect (and keep reconnecting) in the background."""
@@ -337,12 +343,17 @@ class EmulatedCharger:
         url = f"{self.config.csms_url.rstrip('/')}/{self.id}"
         while True:
             await self._allowed_online.wait()
+            self._connecting = True
             try:
                 websocket = await connect(
                     url, subprotocols=[self.subprotocol], compression=None, open_timeout=10
                 )
             except (OSError, InvalidHandshake, TimeoutError) as error:
                 log.info("%s: cannot connect (%s), retrying in %.0f s", self.id, error, backoff_s)
+                websocket = None
+            finally:
+                self._connecting = False
+            if websocket is None:
                 await self.clock.sleep(backoff_s)
                 backoff_s = min(backoff_s * 2, self.config.reconnect_max_s)
                 continue
