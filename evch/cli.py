@@ -1,15 +1,18 @@
-"""`evch`: run the central system and manage its database."""
+"""`evch`: run the central system, run scenarios on the twin, manage the database."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
-import tempfile
+from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from central_system.app import CentralSystem
 from central_system.clock import SystemClock
@@ -80,21 +83,79 @@ async def _serve(settings: Settings) -> None:
 
 
 @app.command()
-def demo(
-    chargers: Annotated[int, typer.Option(help="emulated chargers, alternating 1.6 / 2.0.1")] = 10,
-    hours: Annotated[float, typer.Option(help="simulated hours")] = 4.0,
-    speed: Annotated[float, typer.Option(help="simulated seconds per wall second")] = 1200.0,
-    database_url: Annotated[
-        str | None, typer.Option(help="SQLAlchemy URL (default: a fresh SQLite file)")
-    ] = None,
-) -> None:
-    """Run the central system with a fleet of emulated chargers charging EVs, end to end."""
-    from evch.demo import run_demo
+def validate(scenario_file: Annotated[Path, typer.Argument(help="scenario TOML file")]) -> None:
+    """Check a scenario file; every problem is listed with its TOML path and line (exit 2)."""
+    loaded = _load_or_exit(scenario_file)
+    scenario = loaded.scenario
+    chargers = scenario.chargers()
+    console.print(
+        f"{scenario_file}: valid: {scenario.scenario.name!r}, {len(scenario.sites)} site(s), "
+        f"{len(chargers)} chargers, {scenario.scenario.duration_h:g} h from "
+        f"{scenario.start_at.isoformat()}, seed {scenario.scenario.seed}"
+    )
 
-    logging.basicConfig(level=logging.ERROR)
-    with tempfile.TemporaryDirectory(prefix="evch-demo-") as folder:
-        url = database_url or f"sqlite:///{folder}/evch.db"
-        asyncio.run(run_demo(chargers, hours, speed, url, Console()))
+
+@app.command()
+def run(
+    scenario_file: Annotated[Path, typer.Argument(help="scenario TOML file")],
+    out: Annotated[
+        Path | None, typer.Option(help="run directory [runs/<scenario file name>]")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING, ERROR")] = "ERROR",
+) -> None:
+    """Run a scenario end to end (twin, emulated chargers, CSMS) and write its run directory."""
+    from twin.runner import run_scenario
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    loaded = _load_or_exit(scenario_file)
+    out_dir = out or Path("runs") / scenario_file.stem
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[at]}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task(loaded.scenario.scenario.name, total=1.0, at="")
+        start = loaded.scenario.start_at
+
+        def advance(simulated_s: float, total_s: float) -> None:
+            at = (start + timedelta(seconds=simulated_s)).strftime("%Y-%m-%d %H:%M")
+            progress.update(task, completed=simulated_s / total_s, at=at)
+
+        summary = asyncio.run(run_scenario(loaded, out_dir, advance))
+    _print_summary(summary)
+
+
+def _load_or_exit(path: Path):
+    from twin.scenario import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(path)
+    except ScenarioError as error:
+        console.print(error.report(), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _print_summary(summary) -> None:
+    table = Table(title=f"Run written to {summary.out_dir}", show_header=False)
+    table.add_row("arrivals", str(summary.arrivals))
+    table.add_row("sessions", str(summary.sessions))
+    refused = ", ".join(f"{n} {reason}" for reason, n in summary.refused.items()) or "none"
+    table.add_row("refused", refused)
+    table.add_row("energy", f"{summary.energy_kwh:,.1f} kWh")
+    for site, peak_kw in summary.peak_kw.items():
+        table.add_row(f"peak {site}", f"{peak_kw:,.1f} kW")
+    table.add_row("OCPP frames", f"{summary.frames:,}")
+    table.add_row("wall time", f"{summary.wall_s:,.1f} s")
+    table.add_row(
+        "speed",
+        f"{summary.speedup:,.0f} simulated s per wall s "
+        f"({summary.simulated_s / 86400 / summary.wall_s:.2f} days/s)",
+    )
+    Console().print(table)
 
 
 @db_app.command("upgrade")

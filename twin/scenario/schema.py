@@ -1,0 +1,495 @@
+"""The scenario file schema: what an engineer writes in a TOML scenario, validated by pydantic.
+
+Every section forbids unknown keys, so a typo is an error rather than a silently ignored
+setting. Units are in the field names (``_h``, ``_s``, ``_min``, ``_kw``, ``_kwh``). Paths in
+the file are relative to the scenario file's folder: validate with
+``Scenario.model_validate(data, context={"base_dir": folder})`` (without a context they are
+relative to the working directory). ``twin.scenario.loader.load_scenario`` does this for a file
+and turns errors into messages that point at lines.
+
+Checks that span sections (unique site and charger ids, faults naming existing chargers and
+falling inside the run, the replayed site existing) run even when other sections are invalid,
+so that one validation reports every problem of a file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+Loc = tuple[str | int, ...]
+
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._-]+$")
+]
+"""A site or charger id: 1..40 letters, digits, '.', '_' or '-'."""
+
+Protocol = Literal["1.6", "2.0.1"]
+Current = Literal["AC", "DC"]
+Fraction = Annotated[float, Field(gt=0, le=1)]
+
+# The fields of a models file entry that the twin reads (see twin/ev_catalogue.py).
+EV_MODEL_KEYS = (
+    "battery_capacity",
+    "max_ac_charge_power",
+    "max_dc_charge_power",
+    "number_of_registrations",
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _invalid(title: str, problems: Iterable[tuple[Loc, str, str, Any]]) -> ValidationError:
+    """A ValidationError with one error per ``(loc, type, message, input)``.
+
+    Raised inside a validator, its locations are relative to the validated value, so a model
+    validator can point at one of its fields (or deeper) instead of at the whole model.
+    """
+    return ValidationError.from_exception_data(
+        title,
+        [
+            InitErrorDetails(type=PydanticCustomError(kind, message), loc=loc, input=value)
+            for loc, kind, message, value in problems
+        ],
+    )
+
+
+def _resolve_file(path: Path, info: ValidationInfo) -> Path:
+    """``path`` made absolute against the context's ``base_dir``; it must be a file."""
+    base_dir = Path((info.context or {}).get("base_dir", Path.cwd()))
+    resolved = (base_dir / path).resolve()
+    if not resolved.is_file():
+        raise ValueError(f"file not found: {resolved}")
+    return resolved
+
+
+def _read_ev_models(path: Path) -> dict[str, Any]:
+    """The models file as a dict name -> fields; ValueError if it is not one."""
+    try:
+        models = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"cannot read {path} as JSON: {error}") from None
+    if not isinstance(models, dict) or not models:
+        raise ValueError(f"{path} must hold a JSON object of car models (name -> fields)")
+    return models
+
+
+def expanded_charger_ids(charger_id: str, count: int) -> list[str]:
+    """The ids a charger spec stands for: itself, or ``{id}-01..{id}-10`` for count = 10."""
+    if count == 1:
+        return [charger_id]
+    width = len(str(count))
+    return [f"{charger_id}-{n:0{width}d}" for n in range(1, count + 1)]
+
+
+# ---------------------------------------------------------------------------------------------
+# [scenario], [timing]
+
+
+class ScenarioMeta(_Section):
+    """``[scenario]``: what the run is, when it starts and how long it lasts."""
+
+    name: Annotated[str, StringConstraints(min_length=1)]
+    description: str = ""
+    start: datetime  # naive: local time in time_zone; an offset datetime is accepted too
+    time_zone: str  # an IANA zone key, e.g. "Asia/Tehran"
+    duration_h: Annotated[float, Field(gt=0)]
+    seed: Annotated[int, Field(ge=0)]
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, key: str) -> str:
+        try:
+            ZoneInfo(key)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {key!r} (use an IANA key such as 'Europe/Berlin')"
+            ) from None
+        return key
+
+    @model_validator(mode="after")
+    def _start_exists(self) -> ScenarioMeta:
+        start = self.start
+        if start.tzinfo is None:
+            local = start.replace(tzinfo=ZoneInfo(self.time_zone))
+            if local.astimezone(UTC).astimezone(local.tzinfo).replace(tzinfo=None) != start:
+                raise _invalid(
+                    type(self).__name__,
+                    [
+                        (
+                            ("start",),
+                            "nonexistent_time",
+                            f"{start.isoformat()} does not exist in {self.time_zone} "
+                            "(the clocks skip it when daylight saving time begins)",
+                            start,
+                        )
+                    ],
+                )
+        return self
+
+
+class Timing(_Section):
+    """``[timing]``: how often chargers report and the twin re-evaluates charging."""
+
+    meter_interval_s: Annotated[int, Field(ge=1)] = 300  # MeterValues period
+    heartbeat_interval_s: Annotated[int, Field(ge=1)] = 3600
+    power_step_s: Annotated[int, Field(ge=1)] = 300  # how often an EV's curve is re-evaluated
+
+
+# ---------------------------------------------------------------------------------------------
+# [[sites]] and their chargers
+
+
+class Location(_Section):
+    latitude: Annotated[float, Field(ge=-90, le=90)]
+    longitude: Annotated[float, Field(ge=-180, le=180)]
+
+
+@dataclass(frozen=True)
+class ExpandedCharger:
+    """One charger of the fleet, after a spec's ``count`` has been expanded."""
+
+    charger_id: str
+    site_id: str
+    protocol: Protocol
+    evses: int
+    max_power_kw: float  # the most one EVSE delivers
+    current: Current
+
+
+class ChargerSpec(_Section):
+    """One charger, or ``count`` identical ones with ids ``{id}-1..{id}-N`` (zero-padded)."""
+
+    id: Identifier
+    protocol: Protocol  # the OCPP version it speaks: "1.6" (1.6J) or "2.0.1"
+    evses: Annotated[int, Field(ge=1, le=16)] = 1
+    max_power_kw: Annotated[float, Field(gt=0)]  # per EVSE
+    current: Current = "AC"
+    count: Annotated[int, Field(ge=1)] = 1
+
+    def charger_ids(self) -> list[str]:
+        return expanded_charger_ids(self.id, self.count)
+
+    def expand(self, site_id: str) -> list[ExpandedCharger]:
+        return [
+            ExpandedCharger(
+                charger_id, site_id, self.protocol, self.evses, self.max_power_kw, self.current
+            )
+            for charger_id in self.charger_ids()
+        ]
+
+
+class Site(_Section):
+    """``[[sites]]``: a place with chargers behind one grid connection."""
+
+    id: Identifier
+    name: str
+    location: Location
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]  # ISO 4217, e.g. "USD"
+    grid_limit_kw: Annotated[float, Field(gt=0)]
+    chargers: Annotated[list[ChargerSpec], Field(min_length=1)]
+
+
+# ---------------------------------------------------------------------------------------------
+# [ev_population], [drivers]
+
+
+class EvPopulation(_Section):
+    """``[ev_population]``: which cars come, and how their batteries behave."""
+
+    models_file: Path  # JSON name -> fields; relative to the scenario file's folder
+    shares: dict[str, Annotated[float, Field(gt=0)]] | None = None  # None: by registrations
+    taper_soc: Fraction = 0.8  # state of charge where the charging power starts to fall
+    taper_min_fraction: Fraction = 0.1  # power at full battery, as a fraction of the maximum
+    efficiency: Fraction = 0.92  # battery energy gained per metered energy
+    arrival_soc: tuple[float, float] = (0.1, 0.6)  # uniform range of the arrival state of charge
+
+    @field_validator("models_file")
+    @classmethod
+    def _models_file_usable(cls, path: Path, info: ValidationInfo) -> Path:
+        path = _resolve_file(path, info)
+        for name, fields in _read_ev_models(path).items():
+            present = fields if isinstance(fields, dict) else {}
+            missing = [key for key in EV_MODEL_KEYS if key not in present]
+            if missing:
+                raise ValueError(f"{path}: model {name!r} lacks {', '.join(missing)}")
+        return path
+
+    @field_validator("shares")
+    @classmethod
+    def _shares_name_known_models(
+        cls, shares: dict[str, float] | None, info: ValidationInfo
+    ) -> dict[str, float] | None:
+        if shares is None:
+            return None
+        if not shares:
+            raise ValueError(
+                "name at least one model, or leave shares out to weigh by registrations"
+            )
+        models_file = info.data.get("models_file")
+        if models_file is None:  # already reported
+            return shares
+        known = list(_read_ev_models(models_file))
+        unknown = [name for name in shares if name not in known]
+        if unknown:
+            raise _invalid(
+                "shares",
+                [
+                    (
+                        (name,),
+                        "unknown_model",
+                        f"no model {name!r} in {models_file.name}{_did_you_mean(name, known)}",
+                        name,
+                    )
+                    for name in unknown
+                ],
+            )
+        return shares
+
+    @field_validator("arrival_soc")
+    @classmethod
+    def _soc_range(cls, soc: tuple[float, float]) -> tuple[float, float]:
+        low, high = soc
+        if not 0 <= low <= high < 1:
+            raise ValueError(f"need 0 <= low <= high < 1, got {list(soc)}")
+        return soc
+
+
+class Drivers(_Section):
+    """``[drivers]``: the id tokens the central system knows."""
+
+    count: Annotated[int, Field(ge=1)]
+    token_prefix: str = "DRIVER-"
+    unknown_token_share: Annotated[float, Field(ge=0, lt=1)] = 0.0  # arrivals refused as unknown
+
+
+# ---------------------------------------------------------------------------------------------
+# [arrivals]
+
+
+class Distribution(_Section):
+    """A lognormal with this mean and standard deviation, clipped to [min, max]."""
+
+    mean: Annotated[float, Field(gt=0)]
+    sd: Annotated[float, Field(ge=0)]
+    min: Annotated[float, Field(ge=0)] = 0.0
+    max: float | None = None
+
+    @field_validator("max")
+    @classmethod
+    def _max_not_below_min(cls, value: float | None, info: ValidationInfo) -> float | None:
+        low = info.data.get("min")
+        if value is not None and low is not None and value < low:
+            raise ValueError(f"max ({value}) is below min ({low})")
+        return value
+
+
+class GeneratedArrivals(_Section):
+    """Synthetic arrivals: a Poisson process per site with an hourly profile."""
+
+    kind: Literal["generated"]
+    rate_per_hour: Annotated[
+        list[Annotated[float, Field(ge=0)]], Field(min_length=24, max_length=24)
+    ]  # expected arrivals per hour of the local day (0..23), per site
+    stay_h: Distribution
+    energy_kwh: Distribution  # metered energy the EV wants
+    leave_when_full: bool = False
+
+
+class SessionsCsvArrivals(_Section):
+    """Real sessions replayed from an ACN-Data CSV."""
+
+    kind: Literal["sessions_csv"]
+    path: Path  # relative to the scenario file's folder
+    start: date  # first local day replayed
+    days: Annotated[int, Field(ge=1)]
+    site: str | None = None  # the site the stations belong to; default the first site
+    energy: Literal["delivered", "requested"] = "delivered"
+    unknown_station: Literal["any_free", "refuse"] = "any_free"
+    leave_when_full: bool = False
+
+    @field_validator("path")
+    @classmethod
+    def _path_exists(cls, path: Path, info: ValidationInfo) -> Path:
+        return _resolve_file(path, info)
+
+
+Arrivals = Annotated[GeneratedArrivals | SessionsCsvArrivals, Field(discriminator="kind")]
+
+
+# ---------------------------------------------------------------------------------------------
+# [[faults]]
+
+
+class Fault(_Section):
+    """A charger loses its connection to the central system for a while."""
+
+    kind: Literal["disconnect"]
+    charger: str  # an (expanded) charger id
+    at_h: Annotated[float, Field(ge=0)]  # hours after the start
+    duration_min: Annotated[float, Field(gt=0)]
+
+
+# ---------------------------------------------------------------------------------------------
+# the whole file
+
+
+class Scenario(_Section):
+    scenario: ScenarioMeta
+    timing: Timing = Timing()
+    sites: Annotated[list[Site], Field(min_length=1)]
+    ev_population: EvPopulation
+    drivers: Drivers
+    arrivals: Arrivals
+    faults: list[Fault] = []
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _check_across_sections(cls, data: Any, handler: Any) -> Scenario:
+        across = _cross_section_problems(data) if isinstance(data, Mapping) else []
+        try:
+            scenario = handler(data)
+        except ValidationError as error:
+            if not across:
+                raise
+            errors = [(e["loc"], e["type"], e["msg"], e.get("input")) for e in error.errors()]
+            raise _invalid(cls.__name__, [*errors, *across]) from None
+        if across:
+            raise _invalid(cls.__name__, across)
+        return scenario
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.scenario.time_zone)
+
+    @property
+    def start_at(self) -> datetime:
+        """The start as an aware datetime in the scenario's time zone."""
+        start = self.scenario.start
+        if start.tzinfo is None:
+            return start.replace(tzinfo=self.zone)
+        return start.astimezone(self.zone)
+
+    @property
+    def end_at(self) -> datetime:
+        """``duration_h`` of elapsed time after the start (not wall-clock: DST shifts it)."""
+        end_utc = self.start_at.astimezone(UTC) + timedelta(hours=self.scenario.duration_h)
+        return end_utc.astimezone(self.zone)
+
+    def chargers(self) -> list[tuple[Site, ExpandedCharger]]:
+        """Every charger with its site, in file order."""
+        return [
+            (site, charger)
+            for site in self.sites
+            for spec in site.chargers
+            for charger in spec.expand(site.id)
+        ]
+
+
+# ---------------------------------------------------------------------------------------------
+# checks across sections, on the raw data so they run even when other sections are invalid
+
+_ID = TypeAdapter(Identifier)
+_COUNT = TypeAdapter(Annotated[int, Field(ge=1)])
+_HOURS = TypeAdapter(Annotated[float, Field(ge=0)])
+
+
+def _coerced(adapter: TypeAdapter[Any], value: Any) -> Any:
+    """``value`` validated as the schema would, or None when it is invalid (reported elsewhere)."""
+    try:
+        return adapter.validate_python(value)
+    except ValidationError:
+        return None
+
+
+def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _list_of_tables(data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]] | None:
+    value = data.get(key)
+    if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
+        return None
+    return value
+
+
+def _cross_section_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str, str, Any]]:
+    problems: list[tuple[Loc, str, str, Any]] = []
+    site_ids: dict[str, int] = {}  # id -> index of the site that has it
+    charger_sites: dict[str, str | None] = {}  # expanded charger id -> site id
+    all_sites_known = all_chargers_known = True
+
+    sites = _list_of_tables(data, "sites")
+    if sites is None:
+        all_sites_known = all_chargers_known = False
+    for i, site in enumerate(sites or []):
+        site_id = _coerced(_ID, site.get("id"))
+        if site_id is None:
+            all_sites_known = False
+        elif site_id in site_ids:
+            message = f"site id {site_id!r} is already used by sites[{site_ids[site_id]}]"
+            problems.append((("sites", i, "id"), "duplicate_id", message, site_id))
+        else:
+            site_ids[site_id] = i
+        specs = _list_of_tables(site, "chargers")
+        if specs is None:
+            all_chargers_known = False
+        for j, spec in enumerate(specs or []):
+            charger_id = _coerced(_ID, spec.get("id"))
+            count = _coerced(_COUNT, spec.get("count", 1))
+            if charger_id is None or count is None:
+                all_chargers_known = False
+                continue
+            for expanded in expanded_charger_ids(charger_id, count):
+                if expanded in charger_sites:
+                    where = charger_sites[expanded]
+                    message = f"charger id {expanded!r} is already used" + (
+                        f" in site {where!r}" if where else ""
+                    )
+                    loc = ("sites", i, "chargers", j, "id")
+                    problems.append((loc, "duplicate_id", message, charger_id))
+                    break
+            for expanded in expanded_charger_ids(charger_id, count):
+                charger_sites.setdefault(expanded, site_id)
+
+    meta = data.get("scenario")
+    duration_h = _coerced(_HOURS, meta.get("duration_h")) if isinstance(meta, Mapping) else None
+    for k, fault in enumerate(_list_of_tables(data, "faults") or []):
+        charger = fault.get("charger")
+        if all_chargers_known and isinstance(charger, str) and charger not in charger_sites:
+            message = f"no charger {charger!r} in any site{_did_you_mean(charger, charger_sites)}"
+            problems.append((("faults", k, "charger"), "unknown_charger", message, charger))
+        at_h = _coerced(_HOURS, fault.get("at_h"))
+        if duration_h is not None and at_h is not None and at_h >= duration_h:
+            message = f"must be before the end of the run (duration_h = {duration_h:g})"
+            problems.append((("faults", k, "at_h"), "fault_after_end", message, at_h))
+
+    arrivals = data.get("arrivals")
+    if isinstance(arrivals, Mapping) and arrivals.get("kind") == "sessions_csv":
+        site = arrivals.get("site")
+        if all_sites_known and isinstance(site, str) and site not in site_ids:
+            message = f"no site {site!r}{_did_you_mean(site, site_ids)}"
+            problems.append((("arrivals", "site"), "unknown_site", message, site))
+    return problems

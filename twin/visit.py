@@ -1,0 +1,214 @@
+"""One EV's visit as a SimPy process: arrive, find a bay, plug in, authorise, charge, leave.
+
+Every step that a real driver or EV would cause at a charger goes through the emulated charger,
+which speaks OCPP to the central system; the process waits for each (`Conductor.act`) before it
+goes on, as a driver waits for the charger's screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import simpy
+
+from chargers_sim.base import Transaction
+from twin.arrivals import Arrival
+from twin.clock import VirtualClock
+from twin.conductor import Conductor
+from twin.ev import ChargingCurve, Ev
+from twin.ev_catalogue import EvModel
+from twin.fleet import Bay, Fleet
+from twin.recorder import RunRecorder
+from twin.site_power import SitePowerLog
+
+
+@dataclass
+class Visit:
+    """What happened to one arrival; the run's sessions table is made of these."""
+
+    arrival: Arrival
+    ev: Ev
+    bay: Bay | None = None
+    refused: str | None = None
+    transaction: Transaction | None = None
+    started_at: datetime | None = None
+    stopped_at: datetime | None = None
+    satisfied_at: datetime | None = None
+    meter_stop_wh: int | None = None  # the EVSE's register once the transaction was over
+    departed_at: datetime | None = None
+    # The run ended before the driver would have left: the twin unplugged the EV at the end.
+    truncated: bool = False
+    # The charger ended the transaction by itself (deauthorised, reset, remote stop).
+    ended_by_charger: bool = False
+    remapped: str | None = None  # why a replayed session went to another bay than its station
+
+
+@dataclass(frozen=True)
+class VisitRules:
+    end_s: float
+    power_step_s: float
+    efficiency: float
+    curve: ChargingCurve
+    # Replay only: a station id that names no charger (or a busy one) is sent to any free bay,
+    # or the arrival is refused.
+    unknown_station: str = "any_free"
+
+
+class VisitProcess:
+    """Builds the SimPy process of each arrival; shared state lives here, not in globals."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        clock: VirtualClock,
+        conductor: Conductor,
+        fleet: Fleet,
+        recorder: RunRecorder,
+        power: SitePowerLog,
+        models: dict[str, EvModel],
+        rules: VisitRules,
+    ) -> None:
+        self.env = env
+        self.clock = clock
+        self.conductor = conductor
+        self.fleet = fleet
+        self.recorder = recorder
+        self.power = power
+        self.models = models
+        self.rules = rules
+        self.visits: list[Visit] = []
+
+    def start(self, arrival: Arrival) -> Visit:
+        ev = Ev(
+            self.models[arrival.ev_model],
+            arrival_soc=arrival.arrival_soc,
+            need_wh=arrival.need_wh,
+            efficiency=self.rules.efficiency,
+            curve=self.rules.curve,
+        )
+        visit = Visit(arrival, ev)
+        self.visits.append(visit)
+        self.env.process(self._run(visit))
+        return visit
+
+    def _run(self, visit: Visit) -> Generator[simpy.Event, Any, None]:
+        arrival, act = visit.arrival, self.conductor.act
+        yield self.env.timeout(max(0.0, self.clock.at(arrival.arrival)))
+        self._event("arrival", visit, ev_model=arrival.ev_model, need_wh=arrival.need_wh)
+        bay = self._claim(visit)
+        if bay is None:
+            return
+        visit.bay = bay
+        charger, evse_id = bay.charger, bay.evse_id
+        yield act(charger.plug_in(evse_id))
+        self._event("plug_in", visit)
+        accepted = yield act(charger.authorize(arrival.id_token))
+        if not accepted:
+            self._refuse(visit, "authorization_rejected")
+            yield act(charger.unplug(evse_id))
+            self._leave(visit)
+            return
+        visit.transaction = yield act(charger.start_transaction(evse_id, arrival.id_token))
+        visit.started_at = self.clock.now()
+        self._event("start", visit)
+
+        yield from self._charge(visit)
+
+        if charger.evses[evse_id].transaction is visit.transaction:
+            yield act(charger.stop_transaction(evse_id, "EVDisconnected"))
+            visit.stopped_at = self.clock.now()
+        yield act(charger.unplug(evse_id))
+        self._leave(visit)
+
+    def _charge(self, visit: Visit) -> Generator[simpy.Event, Any, None]:
+        """Draw what the EV accepts, re-deciding every power step, until the driver leaves."""
+        arrival, ev, bay = visit.arrival, visit.ev, visit.bay
+        assert bay is not None
+        leave_s = self.clock.at(arrival.departure)
+        if leave_s > self.rules.end_s:
+            leave_s, visit.truncated = self.rules.end_s, True
+        evse = bay.charger.evses[bay.evse_id]
+        offered_w = bay.spec.max_power_kw * 1000.0
+        while self.env.now < leave_s:
+            if evse.transaction is not visit.transaction:  # the charger stopped it
+                visit.ended_by_charger = True
+                visit.stopped_at = self.clock.now()
+                if visit.stopped_at == visit.started_at:  # the CSMS refused the start itself
+                    self._refuse(visit, "start_rejected")
+                else:
+                    self._event("stopped_by_charger", visit)
+                self._draw(bay, 0.0)
+                yield self.env.timeout(leave_s - self.env.now)
+                return
+            power_w = self._draw(bay, ev.draw_w(offered_w, bay.spec.current))
+            if power_w == 0.0:
+                if ev.satisfied and visit.satisfied_at is None:
+                    visit.satisfied_at = self.clock.now()
+                    self._event("satisfied", visit, metered_wh=round(ev.metered_wh))
+                    if arrival.leave_when_full:
+                        return
+                step_s = leave_s - self.env.now  # nothing changes until the driver leaves
+            else:
+                step_s = min(
+                    self.rules.power_step_s,
+                    leave_s - self.env.now,
+                    ev.seconds_to_satisfied(power_w),
+                )
+            yield self.env.timeout(step_s)
+            ev.advance(power_w, step_s)
+        self._draw(bay, 0.0)
+
+    def _draw(self, bay: Bay, power_w: float) -> float:
+        drawn_w = bay.charger.set_power(bay.evse_id, power_w)
+        self.power.set(self.env.now, bay.spec.site_id, bay.charger_id, bay.evse_id, drawn_w)
+        return drawn_w
+
+    def _claim(self, visit: Visit) -> Bay | None:
+        arrival = visit.arrival
+        if arrival.station_id is None:
+            bay = self.fleet.claim_any(arrival.site_id)
+            if bay is None:
+                self._refuse(visit, "no_free_evse")
+            return bay
+        bay = self.fleet.claim_at(arrival.station_id)
+        if bay is not None:
+            return bay
+        known = arrival.station_id in self.fleet.specs
+        reason = "station_busy" if known else "unknown_station"
+        if self.rules.unknown_station == "refuse":
+            self._refuse(visit, reason)
+            return None
+        bay = self.fleet.claim_any(arrival.site_id)
+        if bay is None:
+            self._refuse(visit, "no_free_evse")
+            return None
+        visit.remapped = reason
+        self._event("station_remapped", visit, station_id=arrival.station_id, reason=reason)
+        return bay
+
+    def _refuse(self, visit: Visit, reason: str) -> None:
+        visit.refused = reason
+        self._event("refused", visit, reason=reason)
+
+    def _leave(self, visit: Visit) -> None:
+        visit.departed_at = self.clock.now()
+        self._event("departure", visit, truncated=visit.truncated)
+        if visit.bay is not None:
+            if visit.transaction is not None:
+                evse = visit.bay.charger.evses[visit.bay.evse_id]
+                visit.meter_stop_wh = evse.meter.register_wh()
+            self.fleet.release(visit.bay)
+
+    def _event(self, kind: str, visit: Visit, **fields: Any) -> None:
+        bay = visit.bay
+        self.recorder.event(
+            kind,
+            arrival_id=visit.arrival.arrival_id,
+            site_id=visit.arrival.site_id,
+            charger_id=bay.charger_id if bay else None,
+            evse_id=bay.evse_id if bay else None,
+            **fields,
+        )
