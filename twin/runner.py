@@ -270,6 +270,7 @@ def sessions_table(
                 "protocol": fleet.specs[bay.charger_id].protocol,
                 "id_token": arrival.id_token,
                 "ev_model": arrival.ev_model,
+                "arrival_soc": arrival.arrival_soc,
                 "source_session_id": arrival.source_session_id,
                 "arrival": arrival.arrival,
                 "start": visit.started_at,
