@@ -11,9 +11,7 @@ MODEL = EvModel("Test EV", battery_kwh=50.0, max_ac_kw=11.0, max_dc_kw=100.0, re
 
 
 def ev(soc: float = 0.2, need_wh: float = 10_000.0, efficiency: float = 0.9) -> Ev:
-    return Ev(
-        MODEL, arrival_soc=soc, need_wh=need_wh, efficiency=efficiency, curve=ChargingCurve()
-    )
+    return Ev(MODEL, arrival_soc=soc, need_wh=need_wh, efficiency=efficiency, curve=ChargingCurve())
 
 
 def test_constant_current_below_the_taper_then_linear_to_the_floor():
