@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,7 @@ from twin.ev_catalogue import EvModel, load_ev_models, model_shares
 from twin.fleet import Fleet
 from twin.quiescence import Quiescence
 from twin.recorder import RunRecorder
-from twin.scenario import Fault, LoadedScenario, Scenario
+from twin.scenario import Fault, LoadedScenario, Scenario, SessionsCsvArrivals
 from twin.site_power import SitePowerLog
 from twin.visit import Visit, VisitProcess, VisitRules
 
@@ -160,7 +161,11 @@ async def run_scenario(
                 power_step_s=scenario.timing.power_step_s,
                 efficiency=population.efficiency,
                 curve=ChargingCurve(population.taper_soc, population.taper_min_fraction),
-                unknown_station=getattr(scenario.arrivals, "unknown_station", "any_free"),
+                unknown_station=(
+                    scenario.arrivals.unknown_station
+                    if isinstance(scenario.arrivals, SessionsCsvArrivals)
+                    else "any_free"
+                ),
             ),
         )
         for arrival in arrivals:
@@ -235,7 +240,14 @@ async def _onboard(
             raise RuntimeError(f"{charger.id} did not come online at the start of the run")
 
 
-def _disconnect(fault: Fault, fleet, conductor, quiescence, recorder, end_s: float):
+def _disconnect(
+    fault: Fault,
+    fleet: Fleet,
+    conductor: Conductor,
+    quiescence: Quiescence,
+    recorder: RunRecorder,
+    end_s: float,
+) -> Generator[simpy.Event, Any, None]:
     """Fault injection: the charger's network drops for a while, then comes back."""
     charger = fleet.chargers[fault.charger]
     yield conductor.env.timeout(fault.at_h * 3600.0)
