@@ -135,7 +135,7 @@ def _load_or_exit(path: Path):
     try:
         return load_scenario(path)
     except ScenarioError as error:
-        console.print(error.report(), markup=False, highlight=False)
+        console.print(error.report(), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 

@@ -81,7 +81,7 @@ class Quiescence:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._stall_timeout_s
         quiet_rounds = 0
-        while quiet_rounds < 2:
+        while True:
             if self._open_calls or self._actions:
                 quiet_rounds = 0
                 self._changed.clear()
@@ -91,16 +91,21 @@ class Quiescence:
                 except TimeoutError:
                     raise Stalled(self._describe()) from None
                 continue
-            if any(True for _ in self._connecting()):
-                quiet_rounds = 0
-                if loop.time() > deadline:
-                    raise Stalled(self._describe())
-                await asyncio.sleep(0.001)  # a handshake is short; poll rather than hook it
-                continue
             await asyncio.sleep(0)
             # CPython's loop keeps runnable callbacks in `_ready`; empty twice in a row means
             # no continuation of a finished exchange is left to run.
-            quiet_rounds = 0 if getattr(loop, "_ready", ()) else quiet_rounds + 1
+            if getattr(loop, "_ready", ()):
+                quiet_rounds = 0
+                continue
+            quiet_rounds += 1
+            if quiet_rounds < 2:
+                continue
+            if not any(True for _ in self._connecting()):
+                return
+            quiet_rounds = 0
+            if loop.time() > deadline:
+                raise Stalled(self._describe())
+            await asyncio.sleep(0.001)  # a handshake is short; poll rather than hook it
 
     def _describe(self) -> str:
         calls = sorted(self._open_calls)[:10]
