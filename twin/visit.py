@@ -14,7 +14,7 @@ from typing import Any
 
 import simpy
 
-from chargers_sim.base import Transaction
+from chargers_sim.base import ChargerStateError, Transaction
 from twin.arrivals import Arrival
 from twin.clock import VirtualClock
 from twin.conductor import Conductor
@@ -111,7 +111,13 @@ class VisitProcess:
             yield act(charger.unplug(evse_id))
             self._leave(visit)
             return
-        visit.transaction = yield act(charger.start_transaction(evse_id, arrival.id_token))
+        try:
+            visit.transaction = yield act(charger.start_transaction(evse_id, arrival.id_token))
+        except ChargerStateError as error:  # e.g. the operator took the EVSE out of service
+            self._refuse(visit, "evse_unavailable", detail=str(error))
+            yield act(charger.unplug(evse_id))
+            self._leave(visit)
+            return
         visit.started_at = self.clock.now()
         self._event("start", visit)
 
@@ -189,9 +195,9 @@ class VisitProcess:
         self._event("station_remapped", visit, station_id=arrival.station_id, reason=reason)
         return bay
 
-    def _refuse(self, visit: Visit, reason: str) -> None:
+    def _refuse(self, visit: Visit, reason: str, **details: Any) -> None:
         visit.refused = reason
-        self._event("refused", visit, reason=reason)
+        self._event("refused", visit, reason=reason, **details)
 
     def _leave(self, visit: Visit) -> None:
         visit.departed_at = self.clock.now()
