@@ -1,0 +1,1 @@
+"""Site load management: sharing a grid connection among the sessions charging on it."""
