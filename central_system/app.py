@@ -16,6 +16,7 @@ from central_system.config import Settings
 from central_system.ocpp.gateway import ChargerGateway
 from central_system.ocpp.server import OcppServer
 from central_system.sessions.service import ChargingService
+from central_system.smart_charging.planner import SitePlanner
 from central_system.store import Database, migrate
 from ocppj import FrameObserver
 
@@ -34,6 +35,8 @@ class CentralSystem:
         self.db = Database(settings.database_url)
         self.service = ChargingService(self.db, self.clock, auto_register=settings.auto_register)
         self.gateway = ChargerGateway()
+        self.planner = SitePlanner(self.gateway, self.clock, interval_s=settings.replan_interval_s)
+        self.service.listeners.append(self.planner)
         self.ocpp = OcppServer(self.service, self.gateway, self.clock, settings, frame_observer)
         self.api = create_app(self.service, self.gateway)
         self._api_server: uvicorn.Server | None = None
@@ -74,6 +77,7 @@ class CentralSystem:
             self._api_server.should_exit = True
             await self._api_task
             self._api_server = None
+        await self.planner.stop()
         await self.ocpp.stop()
         await asyncio.to_thread(self.db.close)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -11,9 +12,16 @@ class Clock(Protocol):
         """The current time, timezone-aware."""
         ...
 
+    async def sleep(self, seconds: float) -> None:
+        """Return once `seconds` of this clock's time have passed (the planner's interval)."""
+        ...
+
 
 class SystemClock:
     """Wall-clock time in UTC, for production."""
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)

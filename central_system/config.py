@@ -19,5 +19,7 @@ class Settings(BaseSettings):
         default=False, description="accept unknown charger ids (development and HIL rigs)"
     )
     heartbeat_interval_s: int = 300
+    # Site load management re-plans every site this often (and on every start and stop).
+    replan_interval_s: int = 300
     # Real chargers send harmless extra fields; log them instead of refusing the message.
     lenient_validation: bool = True

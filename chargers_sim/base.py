@@ -4,6 +4,10 @@ A charger keeps one WebSocket to the central system and reconnects with exponent
 when it drops. Transaction-related messages go through an outbox: queued while offline and
 delivered in order once connected again, as both OCPP versions require. Other messages
 (heartbeats, status) are sent only while connected; statuses are re-announced on reconnect.
+
+Smart charging: the charging profiles the central system installs (`profiles`, see
+`chargers_sim.smart_charging`) cap what an EV may draw (`offered_w`); the attached load learns of
+a change through `on_limit_change` and of the next scheduled step through `next_limit_change`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from chargers_sim.clock import Clock
 from chargers_sim.meter import EnergyMeter
 from chargers_sim.outbox import Outbox
+from chargers_sim.smart_charging import ChargingProfile, ProfileStore, RateUnit, Rejection
 from ocppj import ConnectionLost, FrameObserver, TappedConnection
 from ocppj.wire import to_wire_time
 
@@ -54,6 +59,11 @@ class ChargerConfig:
     response_timeout_s: float = 30.0
     # LocalAuthorizeOffline: accept tokens the central system accepted before.
     authorize_offline: bool = True
+    # How charging-profile limits in A convert to W: AC per phase at voltage_v (phase to
+    # neutral) on `phases` phases; DC at voltage_v, the DC voltage.
+    current: str = "AC"  # "AC" | "DC"
+    voltage_v: float = 230.0
+    phases: int = 3
 
 
 @dataclass
@@ -110,6 +120,11 @@ class EmulatedCharger:
         self._meter: asyncio.Task | None = None
         self._websocket = None
         self._connecting = False
+        self.profiles = ProfileStore(self.evses)
+        # Called with an EVSE id (0: all of them) when installed or cleared charging profiles
+        # change what it may draw, after the answer to the command; the attached load decides
+        # its draw again (`offered_w`).
+        self.on_limit_change: Callable[[int], None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -223,11 +238,11 @@ class EmulatedCharger:
         return transaction
 
     def set_power(self, evse_id: int, power_w: float) -> float:
-        """The attached EV draws `power_w` (capped at the charger's rating); returns the draw."""
+        """The attached EV draws `power_w`, capped at what the EVSE offers; returns the draw."""
         evse = self.evse(evse_id)
         if evse.transaction is None and power_w > 0:
             raise ChargerStateError(f"EVSE {evse_id} has no transaction to deliver energy to")
-        draw_w = min(power_w, self.config.max_power_kw * 1000.0)
+        draw_w = min(power_w, self.offered_w(evse_id))
         evse.meter.set_power(draw_w)
         return draw_w
 
@@ -238,6 +253,7 @@ class EmulatedCharger:
             raise ChargerStateError(f"EVSE {evse_id} has no transaction")
         evse.meter.set_power(0.0)
         evse.transaction = None
+        self.profiles.transaction_ended(evse_id)  # TxProfiles end with their transaction
         evse.finished = evse.plugged
         self._queue_ended(evse, transaction, evse.meter.register_wh(), reason)
         if evse.inoperative_after_transaction:
@@ -261,7 +277,11 @@ class EmulatedCharger:
 
     # -- answers to central-system commands, shared by both versions ---------------------------
     def _accept_remote_start(
-        self, id_token: str, evse_id: int | None, remote_start_id: int | None
+        self,
+        id_token: str,
+        evse_id: int | None,
+        remote_start_id: int | None,
+        profile: ChargingProfile | None = None,
     ) -> bool:
         candidates = [self.evses.get(evse_id)] if evse_id else list(self.evses.values())
         evse = next(
@@ -280,6 +300,8 @@ class EmulatedCharger:
             if not evse.plugged:
                 await self.plug_in(evse.evse_id)
             await self.start_transaction(evse.evse_id, id_token, remote_start_id)
+            if profile is not None:  # the TxProfile to use for this transaction
+                self._install_for_transaction(evse, profile)
 
         self.after_reply(begin())
         return True
@@ -336,6 +358,108 @@ class EmulatedCharger:
     def _unlock(self, evse_id: int) -> None:
         if self.evse(evse_id).transaction:
             self.after_reply(self.stop_transaction(evse_id, "UnlockCommand"))
+
+    # -- smart charging ----------------------------------------------------------------------
+    @property
+    def rated_w(self) -> float:
+        """What one EVSE delivers at most."""
+        return self.config.max_power_kw * 1000.0
+
+    def offered_w(self, evse_id: int) -> float:
+        """What the EVSE lets an EV draw now: its rating within the composite schedule, in W."""
+        evse = self.evse(evse_id)
+        return self.profiles.limit_w(evse_id, self.clock.now(), **self._supply(evse))
+
+    def next_limit_change(self, evse_id: int) -> datetime | None:
+        """When `offered_w` changes next by the installed schedules (None: not by them)."""
+        evse = self.evse(evse_id)
+        return self.profiles.next_change(evse_id, self.clock.now(), **self._supply(evse))
+
+    def composite_schedule(
+        self, evse_id: int, duration_s: int, unit: RateUnit
+    ) -> list[tuple[int, float]]:
+        """The composite schedule from now (EVSE 0: the charger as a whole), in `unit`."""
+        evse = self.evses.get(evse_id)
+        starts = {e.evse_id: e.transaction.started_at for e in self.evses.values() if e.transaction}
+        return self.profiles.composite(
+            evse_id,
+            self.clock.now(),
+            duration_s,
+            unit,
+            transaction_starts=starts,
+            **self._supply(evse),
+        )
+
+    def _composite_periods(self, evse_id: int, duration_s: int, unit: RateUnit) -> list[dict]:
+        """The composite schedule as chargingSchedulePeriod (the same in both versions)."""
+        periods = []
+        for start_s, limit in self.composite_schedule(evse_id, duration_s, unit):
+            period: dict[str, Any] = {"start_period": start_s, "limit": limit}
+            if unit == "A" and self.config.current == "AC":
+                period["number_phases"] = self.config.phases  # A are per phase on these
+            periods.append(period)
+        return periods
+
+    def _supply(self, evse: Evse | None) -> dict[str, Any]:
+        transaction = evse.transaction if evse is not None else None
+        return {
+            "rated_w": self.rated_w,
+            "voltage_v": self.config.voltage_v,
+            "phases": self.config.phases,
+            "dc": self.config.current == "DC",
+            "transaction_start": transaction.started_at if transaction else None,
+        }
+
+    def _set_charging_profile(self, evse_id: int, profile: ChargingProfile) -> Rejection | None:
+        """SetChargingProfile: install, hold the draw within the new limit, tell the load."""
+        evse = self.evses.get(evse_id)
+        transaction = evse.transaction if evse is not None else None
+        rejection = self.profiles.install(
+            evse_id,
+            profile,
+            in_transaction=transaction is not None,
+            transaction_id=transaction.transaction_id if transaction else None,
+        )
+        if rejection is None:
+            self._limits_changed(evse_id)
+            self.after_reply(self._tell_limit_change(evse_id))
+        return rejection
+
+    def _clear_charging_profiles(self, profile_id: int | None = None, **criteria: Any) -> bool:
+        """ClearChargingProfile: True if any profile matched (and was removed)."""
+        evse_ids = {n for n, p in self.profiles.installed() if p.profile_id == profile_id}
+        if profile_id is None and criteria.get("evse_id") is not None:
+            evse_ids = {criteria["evse_id"]}
+        if not self.profiles.clear(profile_id, **criteria):
+            return False
+        evse_id = evse_ids.pop() if len(evse_ids) == 1 else 0
+        self._limits_changed(evse_id)
+        self.after_reply(self._tell_limit_change(evse_id))
+        return True
+
+    def _install_for_transaction(self, evse: Evse, profile: ChargingProfile) -> None:
+        """The TxProfile that came with a remote start, for the transaction it started."""
+        rejection = self.profiles.install(
+            evse.evse_id, profile, in_transaction=evse.transaction is not None
+        )
+        if rejection is not None:
+            log.warning("%s: remote start profile refused: %s", self.id, rejection.detail)
+            return
+        self._limits_changed(evse.evse_id)
+        self.spawn(self._tell_limit_change(evse.evse_id))
+
+    def _limits_changed(self, evse_id: int) -> None:
+        """A charger holds every draw within its limit at once, whatever the EV does next."""
+        evses = list(self.evses.values()) if evse_id == 0 else [self.evse(evse_id)]
+        for evse in evses:
+            if evse.meter.power_w > 0:
+                offered_w = self.offered_w(evse.evse_id)
+                if evse.meter.power_w > offered_w:
+                    evse.meter.set_power(offered_w)
+
+    async def _tell_limit_change(self, evse_id: int) -> None:
+        if self.on_limit_change is not None:
+            self.on_limit_change(evse_id)
 
     # -- the connection ----------------------------------------------------------------------
     async def _run(self) -> None:

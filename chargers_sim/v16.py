@@ -2,14 +2,78 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 
 from chargers_sim.base import TRIGGERABLE, EmulatedCharger, Evse, Transaction
+from chargers_sim.smart_charging import (
+    WIRE_PURPOSES,
+    ChargingProfile,
+    ChargingSchedule,
+    SchedulePeriod,
+)
 from ocppj import RpcEndpoint
+from ocppj.wire import from_wire_time
 
-READ_ONLY = {"NumberOfConnectors", "SupportedFeatureProfiles"}
+log = logging.getLogger(__name__)
+
+SMART_CHARGING_KEYS = (
+    "ChargeProfileMaxStackLevel",
+    "ChargingScheduleAllowedChargingRateUnit",
+    "ChargingScheduleMaxPeriods",
+    "MaxChargingProfilesInstalled",
+)
+READ_ONLY = {"NumberOfConnectors", "SupportedFeatureProfiles", *SMART_CHARGING_KEYS}
+
+
+def profile_from_wire(profile: dict[str, Any], now: datetime) -> ChargingProfile:
+    """A 1.6 csChargingProfiles (snake_case keys) as a ChargingProfile; ValueError if unusable.
+
+    1.6 leaves some combinations open that 2.0.1 forbids (K01.FR.38/40/41); a 1.6 charger takes
+    them as meant: an Absolute schedule without startSchedule starts now, a Relative one ignores
+    startSchedule, and a Relative ChargePointMaxProfile counts from its installation.
+    """
+    purpose = WIRE_PURPOSES.get(profile["charging_profile_purpose"])
+    if purpose is None:
+        raise ValueError(f"unknown purpose {profile['charging_profile_purpose']!r}")
+    schedule = profile["charging_schedule"]
+    kind = profile["charging_profile_kind"]
+    start = schedule.get("start_schedule")
+    start = from_wire_time(start) if start else None
+    if kind == "Relative" and purpose == "ChargePointMax":
+        kind, start = "Absolute", now
+    elif kind == "Relative":
+        start = None
+    elif kind == "Absolute" and start is None:
+        start = now
+    transaction_id = profile.get("transaction_id")
+    valid_from, valid_to = profile.get("valid_from"), profile.get("valid_to")
+    return ChargingProfile(
+        profile_id=profile["charging_profile_id"],
+        stack_level=profile["stack_level"],
+        purpose=purpose,
+        kind=kind,
+        recurrency=profile.get("recurrency_kind"),
+        valid_from=from_wire_time(valid_from) if valid_from else None,
+        valid_to=from_wire_time(valid_to) if valid_to else None,
+        transaction_id=None if transaction_id is None else str(transaction_id),
+        schedule=ChargingSchedule(
+            unit=schedule["charging_rate_unit"],
+            periods=tuple(
+                SchedulePeriod(p["start_period"], float(p["limit"]), p.get("number_phases"))
+                for p in schedule["charging_schedule_period"]
+            ),
+            start=start,
+            duration_s=schedule.get("duration"),
+            min_rate=schedule.get("min_charging_rate"),
+        ),
+    )
 
 
 class EmulatedChargerV16(EmulatedCharger, RpcEndpoint, ChargePoint):
@@ -24,7 +88,11 @@ class EmulatedChargerV16(EmulatedCharger, RpcEndpoint, ChargePoint):
             "AuthorizeRemoteTxRequests": "false",
             "LocalAuthorizeOffline": str(self.config.authorize_offline).lower(),
             "NumberOfConnectors": str(self.config.evse_count),
-            "SupportedFeatureProfiles": "Core,RemoteTrigger",
+            "SupportedFeatureProfiles": "Core,RemoteTrigger,SmartCharging",
+            "ChargeProfileMaxStackLevel": str(self.profiles.max_stack_level),
+            "ChargingScheduleAllowedChargingRateUnit": "Current,Power",
+            "ChargingScheduleMaxPeriods": str(self.profiles.max_periods),
+            "MaxChargingProfilesInstalled": str(self.profiles.max_profiles),
         }
 
     # -- messages to the central system ------------------------------------------------------
@@ -142,7 +210,18 @@ class EmulatedChargerV16(EmulatedCharger, RpcEndpoint, ChargePoint):
     # -- commands from the central system ----------------------------------------------------
     @on(Action.remote_start_transaction)
     async def on_remote_start(self, id_tag, **extra):
-        accepted = self._accept_remote_start(id_tag, extra.get("connector_id"), None)
+        profile = None
+        if extra.get("charging_profile") is not None:
+            # 5.11: a TxProfile for the transaction to start, which has no id yet.
+            try:
+                profile = profile_from_wire(extra["charging_profile"], self.clock.now())
+            except (KeyError, ValueError) as error:
+                log.warning("%s: unusable remote start profile: %s", self.id, error)
+                return call_result.RemoteStartTransaction(status="Rejected")
+            if profile.purpose != "Tx":
+                return call_result.RemoteStartTransaction(status="Rejected")
+            profile = replace(profile, transaction_id=None)
+        accepted = self._accept_remote_start(id_tag, extra.get("connector_id"), None, profile)
         return call_result.RemoteStartTransaction(status="Accepted" if accepted else "Rejected")
 
     @on(Action.remote_stop_transaction)
@@ -207,3 +286,46 @@ class EmulatedChargerV16(EmulatedCharger, RpcEndpoint, ChargePoint):
             return call_result.UnlockConnector(status="NotSupported")
         self._unlock(connector_id)
         return call_result.UnlockConnector(status="Unlocked")
+
+    # -- smart charging ----------------------------------------------------------------------
+    @on(Action.set_charging_profile)
+    async def on_set_charging_profile(self, connector_id, cs_charging_profiles):
+        try:
+            profile = profile_from_wire(cs_charging_profiles, self.clock.now())
+        except (KeyError, ValueError) as error:
+            log.info("%s: SetChargingProfile rejected: %s", self.id, error)
+            return call_result.SetChargingProfile(status="Rejected")
+        rejection = self._set_charging_profile(connector_id, profile)
+        if rejection is not None:
+            log.info("%s: SetChargingProfile rejected: %s", self.id, rejection.detail)
+        return call_result.SetChargingProfile(status="Rejected" if rejection else "Accepted")
+
+    @on(Action.clear_charging_profile)
+    async def on_clear_charging_profile(self, **criteria):
+        purpose = criteria.get("charging_profile_purpose")
+        cleared = self._clear_charging_profiles(
+            criteria.get("id"),
+            evse_id=criteria.get("connector_id"),
+            purpose=WIRE_PURPOSES[purpose] if purpose else None,
+            stack_level=criteria.get("stack_level"),
+        )
+        return call_result.ClearChargingProfile(status="Accepted" if cleared else "Unknown")
+
+    @on(Action.get_composite_schedule)
+    async def on_get_composite_schedule(self, connector_id, duration, charging_rate_unit=None):
+        if connector_id != 0 and connector_id not in self.evses:
+            return call_result.GetCompositeSchedule(status="Rejected")
+        unit = charging_rate_unit or "W"
+        start = self.wire_time()
+        periods = self._composite_periods(connector_id, duration, unit)
+        return call_result.GetCompositeSchedule(
+            status="Accepted",
+            connector_id=connector_id,
+            schedule_start=start,
+            charging_schedule={
+                "duration": duration,
+                "start_schedule": start,
+                "charging_rate_unit": unit,
+                "charging_schedule_period": periods,
+            },
+        )

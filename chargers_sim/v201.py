@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import itertools
+import logging
+from typing import Any
 
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 
 from chargers_sim.base import TRIGGERABLE, EmulatedCharger, Evse, Transaction
+from chargers_sim.smart_charging import (
+    WIRE_PURPOSES,
+    ChargingProfile,
+    ChargingSchedule,
+    Rejection,
+    SchedulePeriod,
+)
 from ocppj import RpcEndpoint
+from ocppj.wire import from_wire_time
+
+log = logging.getLogger(__name__)
 
 # The emulator's stop reasons (1.6 vocabulary) as 2.0.1 stoppedReason and triggerReason.
 STOP_REASONS = {
@@ -20,6 +32,47 @@ STOP_REASONS = {
     "SoftReset": ("Reboot", "ResetCommand"),
     "HardReset": ("ImmediateReset", "ResetCommand"),
 }
+READ_ONLY_COMPONENTS = {"SmartChargingCtrlr"}
+
+
+def profile_from_wire(
+    profile: dict[str, Any], *, new_transaction: bool = False
+) -> ChargingProfile | Rejection:
+    """A 2.0.1 ChargingProfileType (snake_case keys) as a ChargingProfile, or why not.
+
+    `new_transaction`: the profile came with RequestStartTransaction, for a transaction that
+    has no id yet (K05).
+    """
+    purpose = WIRE_PURPOSES.get(profile["charging_profile_purpose"])
+    if purpose is None:  # ChargingStationExternalConstraints: not the CSMS's to set (K01.FR.22)
+        return Rejection("InvalidValue", f"{profile['charging_profile_purpose']} cannot be set")
+    if purpose == "Tx" and profile.get("transaction_id") is None and not new_transaction:
+        return Rejection("InvalidValue", "a TxProfile needs a transactionId")  # K01.FR.03
+    if len(profile["charging_schedule"]) != 1:  # more only after NotifyEVChargingNeeds (15118)
+        return Rejection("InvalidSchedule", "exactly one chargingSchedule is supported")
+    (schedule,) = profile["charging_schedule"]
+    start = schedule.get("start_schedule")
+    valid_from, valid_to = profile.get("valid_from"), profile.get("valid_to")
+    return ChargingProfile(
+        profile_id=profile["id"],
+        stack_level=profile["stack_level"],
+        purpose=purpose,
+        kind=profile["charging_profile_kind"],
+        recurrency=profile.get("recurrency_kind"),
+        valid_from=from_wire_time(valid_from) if valid_from else None,
+        valid_to=from_wire_time(valid_to) if valid_to else None,
+        transaction_id=None if new_transaction else profile.get("transaction_id"),
+        schedule=ChargingSchedule(
+            unit=schedule["charging_rate_unit"],
+            periods=tuple(
+                SchedulePeriod(p["start_period"], float(p["limit"]), p.get("number_phases"))
+                for p in schedule["charging_schedule_period"]
+            ),
+            start=from_wire_time(start) if start else None,
+            duration_s=schedule.get("duration"),
+            min_rate=schedule.get("min_charging_rate"),
+        ),
+    )
 
 
 class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
@@ -42,6 +95,12 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
             ("AuthCtrlr", "LocalAuthorizeOffline"): str(self.config.authorize_offline).lower(),
             ("TxCtrlr", "TxStartPoint"): "PowerPathClosed",
             ("TxCtrlr", "TxStopPoint"): "EVConnected,Authorized",
+            ("SmartChargingCtrlr", "Enabled"): "true",
+            ("SmartChargingCtrlr", "Available"): "true",
+            ("SmartChargingCtrlr", "ProfileStackLevel"): str(self.profiles.max_stack_level),
+            ("SmartChargingCtrlr", "PeriodsPerSchedule"): str(self.profiles.max_periods),
+            ("SmartChargingCtrlr", "RateUnit"): "A,W",
+            ("SmartChargingCtrlr", "Phases3to1"): "false",
         }
 
     # -- messages to the CSMS ----------------------------------------------------------------
@@ -182,8 +241,14 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
     # -- commands from the CSMS --------------------------------------------------------------
     @on(Action.request_start_transaction)
     async def on_request_start(self, id_token, remote_start_id, **extra):
+        profile = None
+        if extra.get("charging_profile") is not None:
+            # K05: a TxProfile for the transaction to start, which has no id yet.
+            profile = profile_from_wire(extra["charging_profile"], new_transaction=True)
+            if isinstance(profile, Rejection) or profile.purpose != "Tx":
+                return call_result.RequestStartTransaction(status="Rejected")
         accepted = self._accept_remote_start(
-            id_token["id_token"], extra.get("evse_id"), remote_start_id
+            id_token["id_token"], extra.get("evse_id"), remote_start_id, profile
         )
         return call_result.RequestStartTransaction(status="Accepted" if accepted else "Rejected")
 
@@ -228,6 +293,8 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
         for item in set_variable_data:
             key = (item["component"]["name"], item["variable"]["name"])
             status = "Accepted" if key in self.variables else "UnknownVariable"
+            if status == "Accepted" and key[0] in READ_ONLY_COMPONENTS:
+                status = "Rejected"
             if status == "Accepted":
                 self.variables[key] = item["attribute_value"]
                 if key == ("OCPPCommCtrlr", "HeartbeatInterval"):
@@ -262,3 +329,58 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
             return call_result.UnlockConnector(status="UnknownConnector")
         self._unlock(evse_id)
         return call_result.UnlockConnector(status="Unlocked")
+
+    # -- smart charging ----------------------------------------------------------------------
+    @on(Action.set_charging_profile)
+    async def on_set_charging_profile(self, evse_id, charging_profile, **extra):
+        profile = profile_from_wire(charging_profile)
+        rejection = (
+            profile
+            if isinstance(profile, Rejection)
+            else self._set_charging_profile(evse_id, profile)
+        )
+        if rejection is None:
+            return call_result.SetChargingProfile(status="Accepted")
+        log.info("%s: SetChargingProfile rejected: %s", self.id, rejection.detail)
+        return call_result.SetChargingProfile(
+            status="Rejected",
+            status_info={
+                "reason_code": rejection.reason_code,
+                "additional_info": rejection.detail[:512],
+            },
+        )
+
+    @on(Action.clear_charging_profile)
+    async def on_clear_charging_profile(self, **extra):
+        criteria = extra.get("charging_profile_criteria") or {}
+        purpose = criteria.get("charging_profile_purpose")
+        if purpose is not None and purpose not in WIRE_PURPOSES:
+            # ChargingStationExternalConstraints are never cleared by the CSMS (K10)
+            return call_result.ClearChargingProfile(status="Unknown")
+        cleared = self._clear_charging_profiles(
+            extra.get("charging_profile_id"),
+            evse_id=criteria.get("evse_id"),
+            purpose=WIRE_PURPOSES[purpose] if purpose else None,
+            stack_level=criteria.get("stack_level"),
+        )
+        return call_result.ClearChargingProfile(status="Accepted" if cleared else "Unknown")
+
+    @on(Action.get_composite_schedule)
+    async def on_get_composite_schedule(self, duration, evse_id, charging_rate_unit=None, **extra):
+        if evse_id != 0 and evse_id not in self.evses:
+            return call_result.GetCompositeSchedule(
+                status="Rejected",
+                status_info={"reason_code": "UnknownEvse", "additional_info": f"no EVSE {evse_id}"},
+            )
+        unit = charging_rate_unit or "W"
+        periods = self._composite_periods(evse_id, duration, unit)
+        return call_result.GetCompositeSchedule(
+            status="Accepted",
+            schedule={
+                "evse_id": evse_id,
+                "duration": duration,
+                "schedule_start": self.wire_time(),
+                "charging_rate_unit": unit,
+                "charging_schedule_period": periods,
+            },
+        )

@@ -22,6 +22,7 @@ import simpy
 from central_system.app import CentralSystem
 from central_system.config import Settings
 from central_system.domain.model import ChargingSession, IdToken, IdTokenStatus
+from central_system.smart_charging.planner import SiteConfig
 from twin.arrivals import Arrival, generated_arrivals, replayed_arrivals
 from twin.clock import VirtualClock
 from twin.conductor import Conductor
@@ -132,6 +133,7 @@ async def run_scenario(
         host="127.0.0.1",
         ocpp_port=0,
         heartbeat_interval_s=scenario.timing.heartbeat_interval_s,
+        replan_interval_s=scenario.timing.replan_interval_s,
     )
     central = CentralSystem(settings, clock, quiescence.observer("csms", recorder.frame))
     await central.start(with_api=False)
@@ -167,6 +169,7 @@ async def run_scenario(
                     else "any_free"
                 ),
             ),
+            tell_needs=central.planner.driver_needs,
         )
         for arrival in arrivals:
             if arrival.arrival < scenario.end_at:
@@ -231,6 +234,19 @@ async def _onboard(
     """
     for charger_id in fleet.specs:
         await central.service.register_charger(charger_id)
+    for site in scenario.sites:
+        central.planner.add_site(
+            SiteConfig(
+                site_id=site.id,
+                grid_limit_w=site.grid_limit_kw * 1000.0,
+                policy=site.policy,
+                evse_power_w={
+                    spec.charger_id: spec.max_power_kw * 1000.0
+                    for spec in fleet.specs.values()
+                    if spec.site_id == site.id
+                },
+            )
+        )
     for token in drivers_of(scenario):
         await central.service.upsert_id_token(IdToken(token, "ISO14443", IdTokenStatus.ACTIVE))
     for charger in fleet:

@@ -7,9 +7,10 @@ goes on, as a driver waits for the charger's screen.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import simpy
@@ -46,6 +47,10 @@ class Visit:
     remapped: str | None = None  # why a replayed session went to another bay than its station
 
 
+# What a driver's app tells the operator: (charger id, transaction id, departure, energy Wh).
+DriverApp = Callable[[str, str, datetime, float], object]
+
+
 @dataclass(frozen=True)
 class VisitRules:
     end_s: float
@@ -70,6 +75,7 @@ class VisitProcess:
         power: SitePowerLog,
         models: dict[str, EvModel],
         rules: VisitRules,
+        tell_needs: DriverApp | None = None,
     ) -> None:
         self.env = env
         self.clock = clock
@@ -79,7 +85,12 @@ class VisitProcess:
         self.power = power
         self.models = models
         self.rules = rules
+        self.tell_needs = tell_needs
         self.visits: list[Visit] = []
+        # EVs waiting between two decisions of their draw, by (charger id, EVSE id).
+        self._charging: dict[tuple[str, int], simpy.Process] = {}
+        for charger in fleet:
+            charger.on_limit_change = partial(self._limit_changed, charger.id)
 
     def start(self, arrival: Arrival) -> Visit:
         ev = Ev(
@@ -120,6 +131,11 @@ class VisitProcess:
             return
         visit.started_at = self.clock.now()
         self._event("start", visit)
+        if self.tell_needs is not None and visit.transaction.transaction_id is not None:
+            # The driver's app tells the operator when they leave and what they need.
+            self.tell_needs(
+                bay.charger_id, visit.transaction.transaction_id, arrival.departure, arrival.need_wh
+            )
 
         yield from self._charge(visit)
 
@@ -130,14 +146,18 @@ class VisitProcess:
         self._leave(visit)
 
     def _charge(self, visit: Visit) -> Generator[simpy.Event, Any, None]:
-        """Draw what the EV accepts, re-deciding every power step, until the driver leaves."""
+        """Draw what the EV accepts within the charger's limit until the driver leaves.
+
+        The draw is re-decided every power step, when the charger's composite limit changes
+        (a new charging profile interrupts the wait), and when the EV's need is met.
+        """
         arrival, ev, bay = visit.arrival, visit.ev, visit.bay
         assert bay is not None
         leave_s = self.clock.at(arrival.departure)
         if leave_s > self.rules.end_s:
             leave_s, visit.truncated = self.rules.end_s, True
         evse = bay.charger.evses[bay.evse_id]
-        offered_w = bay.spec.max_power_kw * 1000.0
+        key = (bay.charger_id, bay.evse_id)
         while self.env.now < leave_s:
             if evse.transaction is not visit.transaction:  # the charger stopped it
                 visit.ended_by_charger = True
@@ -149,23 +169,40 @@ class VisitProcess:
                 self._draw(bay, 0.0)
                 yield self.env.timeout(leave_s - self.env.now)
                 return
+            offered_w = bay.charger.offered_w(bay.evse_id)
             power_w = self._draw(bay, ev.draw_w(offered_w, bay.spec.current))
-            if power_w == 0.0:
-                if ev.satisfied and visit.satisfied_at is None:
-                    visit.satisfied_at = self.clock.now()
-                    self._event("satisfied", visit, metered_wh=round(ev.metered_wh))
-                    if arrival.leave_when_full:
-                        return
-                step_s = leave_s - self.env.now  # nothing changes until the driver leaves
-            else:
-                step_s = min(
-                    self.rules.power_step_s,
-                    leave_s - self.env.now,
-                    ev.seconds_to_satisfied(power_w),
-                )
-            yield self.env.timeout(step_s)
-            ev.advance(power_w, step_s)
+            if power_w == 0.0 and ev.satisfied and visit.satisfied_at is None:
+                visit.satisfied_at = self.clock.now()
+                self._event("satisfied", visit, metered_wh=round(ev.metered_wh))
+                if arrival.leave_when_full:
+                    return
+            step_s = min(
+                leave_s - self.env.now,
+                self._seconds_to_limit_change(bay),
+                self.rules.power_step_s if power_w else float("inf"),
+                ev.seconds_to_satisfied(power_w),
+            )
+            began_s = self.env.now
+            self._charging[key] = self.env.active_process
+            try:
+                yield self.env.timeout(step_s)
+            except simpy.Interrupt:  # the charger's limit changed: decide again now
+                pass
+            finally:
+                self._charging.pop(key, None)
+            ev.advance(power_w, self.env.now - began_s)
         self._draw(bay, 0.0)
+
+    def _seconds_to_limit_change(self, bay: Bay) -> float:
+        change = bay.charger.next_limit_change(bay.evse_id)
+        return float("inf") if change is None else max(0.0, self.clock.at(change) - self.env.now)
+
+    def _limit_changed(self, charger_id: str, evse_id: int) -> None:
+        """A charger's limits changed (evse 0: all its EVSEs): wake the EVs charging there."""
+        for key, process in list(self._charging.items()):
+            if key[0] == charger_id and evse_id in (0, key[1]):
+                del self._charging[key]  # one interrupt per wait
+                process.interrupt("limit changed")
 
     def _draw(self, bay: Bay, power_w: float) -> float:
         drawn_w = bay.charger.set_power(bay.evse_id, power_w)

@@ -11,6 +11,9 @@ from central_system.errors import CommandFailed
 from central_system.sessions.service import ChargingService
 from ocppj import ConnectionLost, RpcEndpoint
 
+# The site planner's transaction limits sit above any TxDefaultProfile an operator installs.
+TX_PROFILE_STACK_LEVEL = 1
+
 
 async def send_command(endpoint, payload):
     """Send a CSMS-initiated CALL; a CALLERROR or silence becomes CommandFailed."""

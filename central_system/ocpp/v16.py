@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from ocpp.exceptions import PropertyConstraintViolationError
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 
@@ -21,7 +21,11 @@ from central_system.domain.model import (
     OcppVersion,
     normalise_unit,
 )
-from central_system.ocpp.common import CentralSystemEndpoint, send_command
+from central_system.ocpp.common import (
+    TX_PROFILE_STACK_LEVEL,
+    CentralSystemEndpoint,
+    send_command,
+)
 from central_system.sessions.service import SessionStart, SessionStop
 from ocppj.wire import from_wire_time, to_wire_time
 
@@ -150,6 +154,14 @@ class CentralSystemV16(CentralSystemEndpoint, ChargePoint):
         status = await self._service.authorize(extra["id_tag"])
         return call_result.StopTransaction(id_tag_info={"status": status.value})
 
+    @after(Action.start_transaction)
+    def after_start_transaction(self, **_payload) -> None:
+        self._service.sessions_changed(self.id)
+
+    @after(Action.stop_transaction)
+    def after_stop_transaction(self, **_payload) -> None:
+        self._service.sessions_changed(self.id)
+
     @on(Action.meter_values)
     async def on_meter_values(self, connector_id, meter_value, **extra):
         transaction_id = extra.get("transaction_id")
@@ -223,3 +235,36 @@ class CentralSystemV16(CentralSystemEndpoint, ChargePoint):
     async def unlock_connector(self, evse_id: int, connector_id: int = 1) -> str:
         reply = await send_command(self, call.UnlockConnector(connector_id=evse_id))
         return reply.status
+
+    async def set_power_limit(
+        self, evse_id: int, transaction_ref: str, limit_w: float, profile_id: int
+    ) -> str:
+        profile = {
+            "charging_profile_id": profile_id,
+            "transaction_id": int(transaction_ref),
+            "stack_level": TX_PROFILE_STACK_LEVEL,
+            "charging_profile_purpose": "TxProfile",
+            "charging_profile_kind": "Absolute",
+            "charging_schedule": {
+                "start_schedule": to_wire_time(self._clock.now()),
+                "charging_rate_unit": "W",
+                "charging_schedule_period": [{"start_period": 0, "limit": round(limit_w, 1)}],
+            },
+        }
+        reply = await send_command(
+            self, call.SetChargingProfile(connector_id=evse_id, cs_charging_profiles=profile)
+        )
+        return reply.status
+
+    async def clear_charging_profile(self, profile_id: int) -> str:
+        reply = await send_command(self, call.ClearChargingProfile(id=profile_id))
+        return reply.status
+
+    async def get_composite_schedule(self, evse_id: int, duration_s: int) -> dict | None:
+        reply = await send_command(
+            self,
+            call.GetCompositeSchedule(
+                connector_id=evse_id, duration=duration_s, charging_rate_unit="W"
+            ),
+        )
+        return reply.charging_schedule if reply.status == "Accepted" else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 
@@ -16,7 +16,11 @@ from central_system.domain.model import (
     OcppVersion,
     normalise_unit,
 )
-from central_system.ocpp.common import CentralSystemEndpoint, send_command
+from central_system.ocpp.common import (
+    TX_PROFILE_STACK_LEVEL,
+    CentralSystemEndpoint,
+    send_command,
+)
 from central_system.sessions.service import SessionStart, SessionStop
 from ocppj.wire import from_wire_time, to_wire_time
 
@@ -151,6 +155,11 @@ class CentralSystemV201(CentralSystemEndpoint, ChargePoint):
             return call_result.TransactionEvent()
         return call_result.TransactionEvent(id_token_info={"status": authorization.value})
 
+    @after(Action.transaction_event)
+    def after_transaction_event(self, event_type, **_payload) -> None:
+        if event_type != "Updated":
+            self._service.sessions_changed(self.id)
+
     @on(Action.meter_values)
     async def on_meter_values(self, evse_id, meter_value, **extra):
         await self._service.add_meter_values(self.id, evse_id, samples_from_wire(meter_value))
@@ -252,3 +261,37 @@ class CentralSystemV201(CentralSystemEndpoint, ChargePoint):
             self, call.UnlockConnector(evse_id=evse_id, connector_id=connector_id)
         )
         return reply.status
+
+    async def set_power_limit(
+        self, evse_id: int, transaction_ref: str, limit_w: float, profile_id: int
+    ) -> str:
+        profile = {
+            "id": profile_id,
+            "stack_level": TX_PROFILE_STACK_LEVEL,
+            "charging_profile_purpose": "TxProfile",
+            "charging_profile_kind": "Absolute",
+            "transaction_id": transaction_ref,
+            "charging_schedule": [
+                {
+                    "id": profile_id,
+                    "start_schedule": to_wire_time(self._clock.now()),
+                    "charging_rate_unit": "W",
+                    "charging_schedule_period": [{"start_period": 0, "limit": round(limit_w, 1)}],
+                }
+            ],
+        }
+        reply = await send_command(
+            self, call.SetChargingProfile(evse_id=evse_id, charging_profile=profile)
+        )
+        return reply.status
+
+    async def clear_charging_profile(self, profile_id: int) -> str:
+        reply = await send_command(self, call.ClearChargingProfile(charging_profile_id=profile_id))
+        return reply.status
+
+    async def get_composite_schedule(self, evse_id: int, duration_s: int) -> dict | None:
+        reply = await send_command(
+            self,
+            call.GetCompositeSchedule(duration=duration_s, evse_id=evse_id, charging_rate_unit="W"),
+        )
+        return reply.schedule if reply.status == "Accepted" else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -67,12 +68,25 @@ class SessionStop:
 LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 
 
+class SessionListener(Protocol):
+    """Told of session changes once they are committed (e.g. the site load planner)."""
+
+    def session_started(self, session: ChargingSession) -> None: ...
+    def session_metered(self, session_id: int, register_wh: int) -> None: ...
+    def session_stopped(self, session_id: int) -> None: ...
+
+    def sessions_changed(self, charger_id: str) -> None:
+        """Our answer to the charger's start or stop has gone out: act on it now."""
+        ...
+
+
 class ChargingService:
     def __init__(self, db: Database, clock: Clock, *, auto_register: bool = False) -> None:
         self._db = db
         self._clock = clock
         self.auto_register = auto_register
         self._last_seen_stored: dict[str, datetime] = {}
+        self.listeners: list[SessionListener] = []
 
     # -- chargers ----------------------------------------------------------------------------
     async def admit(self, charger_id: str) -> bool:
@@ -151,7 +165,11 @@ class ChargingService:
     # -- sessions ----------------------------------------------------------------------------
     async def start_session(self, start: SessionStart) -> ChargingSession:
         """Record a start; the session's `authorization` is the answer for the charger."""
-        return await self._db.write(_start_session, start, self._clock.now())
+        session = await self._db.write(_start_session, start, self._clock.now())
+        if session.state is SessionState.ACTIVE:
+            for listener in self.listeners:
+                listener.session_started(session)
+        return session
 
     async def update_session(
         self,
@@ -162,7 +180,7 @@ class ChargingService:
         seq_no: int | None = None,
         id_token: str | None = None,
     ) -> ChargingSession | None:
-        return await self._db.write(
+        session = await self._db.write(
             _update_session,
             charger_id,
             transaction_ref,
@@ -171,6 +189,9 @@ class ChargingService:
             id_token,
             self._clock.now(),
         )
+        if session is not None:
+            self._metered(session.session_id, readings)
+        return session
 
     async def add_meter_values(
         self,
@@ -179,10 +200,28 @@ class ChargingService:
         readings: tuple[MeterSample, ...],
         transaction_ref: str | None = None,
     ) -> None:
-        await self._db.write(_add_meter_values, charger_id, evse_id, readings, transaction_ref)
+        session_id = await self._db.write(
+            _add_meter_values, charger_id, evse_id, readings, transaction_ref
+        )
+        if session_id is not None:
+            self._metered(session_id, readings)
 
     async def stop_session(self, stop: SessionStop) -> ChargingSession | None:
-        return await self._db.write(_stop_session, stop)
+        session = await self._db.write(_stop_session, stop)
+        if session is not None:
+            for listener in self.listeners:
+                listener.session_stopped(session.session_id)
+        return session
+
+    def sessions_changed(self, charger_id: str) -> None:
+        for listener in self.listeners:
+            listener.sessions_changed(charger_id)
+
+    def _metered(self, session_id: int, readings: tuple[MeterSample, ...]) -> None:
+        register_wh = energy_register_wh(readings)
+        if register_wh is not None:
+            for listener in self.listeners:
+                listener.session_metered(session_id, register_wh)
 
     async def connector_free(self, charger_id: str, evse_id: int) -> bool:
         return await self._db.read(_connector_free, charger_id, evse_id)
@@ -331,7 +370,8 @@ def _add_meter_values(
     evse_id: int,
     readings: tuple[MeterSample, ...],
     transaction_ref: str | None,
-) -> None:
+) -> int | None:
+    """Store the readings; returns the session they belong to, if any."""
     session_id = None
     if transaction_ref is not None:
         row = repo.find_session_row(db, charger_id, transaction_ref)
@@ -340,6 +380,7 @@ def _add_meter_values(
         active = repo.active_session_on(db, charger_id, evse_id)
         session_id = active.session_id if active else None
     repo.add_readings(db, charger_id, evse_id, session_id, list(readings))
+    return session_id
 
 
 def _already_seen(row, seq_no: int | None) -> bool:

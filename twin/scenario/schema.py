@@ -44,6 +44,9 @@ Identifier = Annotated[
 """A site or charger id: 1..40 letters, digits, '.', '_' or '-'."""
 
 Protocol = Literal["1.6", "2.0.1"]
+LoadPolicy = Literal[
+    "uncontrolled", "equal_share", "edf", "llf", "price_aware", "renewable_following"
+]
 Current = Literal["AC", "DC"]
 Fraction = Annotated[float, Field(gt=0, le=1)]
 
@@ -155,6 +158,7 @@ class Timing(_Section):
     meter_interval_s: Annotated[int, Field(ge=1)] = 300  # MeterValues period
     heartbeat_interval_s: Annotated[int, Field(ge=1)] = 3600
     power_step_s: Annotated[int, Field(ge=1)] = 300  # how often an EV's curve is re-evaluated
+    replan_interval_s: Annotated[int, Field(ge=1)] = 300  # the CSMS's site re-planning period
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,6 +212,8 @@ class Site(_Section):
     location: Location
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]  # ISO 4217, e.g. "USD"
     grid_limit_kw: Annotated[float, Field(gt=0)]
+    # The CSMS's load management at this site (central_system/smart_charging/policies.py).
+    policy: LoadPolicy = "uncontrolled"
     chargers: Annotated[list[ChargerSpec], Field(min_length=1)]
 
 

@@ -1,0 +1,234 @@
+"""Site load management: keep every site within its grid connection, re-planning its sessions.
+
+The planner follows the site's sessions (the charging service tells it of starts, meter
+readings and stops), and re-plans a site when a session starts or stops, when a driver tells
+their departure and energy, and every `interval_s`. A plan is one power limit per session
+(`policies.allocate`), sent as a TxProfile. Lowered limits go out before raised ones, so the
+sum of the limits never exceeds the grid limit on the way from one plan to the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from central_system.clock import Clock
+from central_system.domain.model import ChargingSession
+from central_system.errors import ChargerOffline, CommandFailed
+from central_system.ocpp.gateway import ChargerGateway
+from central_system.smart_charging.policies import POLICIES, SessionNeeds, SiteSignals, allocate
+
+log = logging.getLogger(__name__)
+
+# A new limit this close to the one the charger has is not worth a message.
+LIMIT_RESOLUTION_W = 10.0
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    site_id: str
+    grid_limit_w: float
+    policy: str
+    evse_power_w: dict[str, float]  # charger id -> what each of its EVSEs can deliver (W)
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise ValueError(f"unknown policy {self.policy!r}; one of {', '.join(POLICIES)}")
+
+
+@dataclass
+class _Tracked:
+    """What the planner knows of one active session."""
+
+    session_id: int
+    site_id: str
+    charger_id: str
+    evse_id: int
+    transaction_ref: str
+    started_at: datetime
+    meter_start_wh: int
+    register_wh: int
+    departure: datetime | None = None
+    energy_target_wh: float | None = None
+    sent_limit_w: float | None = None  # None: the charger has no limit of ours (yet)
+
+    @property
+    def energy_needed_wh(self) -> float | None:
+        if self.energy_target_wh is None:
+            return None
+        return max(0.0, self.energy_target_wh - (self.register_wh - self.meter_start_wh))
+
+
+@dataclass
+class _SiteState:
+    config: SiteConfig
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class SitePlanner:
+    def __init__(
+        self,
+        gateway: ChargerGateway,
+        clock: Clock,
+        *,
+        interval_s: float = 300.0,
+        signals: Callable[[str, datetime], SiteSignals] | None = None,
+    ) -> None:
+        self._gateway = gateway
+        self._clock = clock
+        self.interval_s = interval_s
+        self._signals = signals or (lambda _site, _now: SiteSignals())
+        self._sites: dict[str, _SiteState] = {}
+        self._site_of: dict[str, str] = {}  # charger id -> site id
+        self._sessions: dict[int, _Tracked] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._periodic: asyncio.Task | None = None
+
+    # -- configuration -----------------------------------------------------------------------
+    def add_site(self, config: SiteConfig) -> None:
+        """Manage a site from now on (re-planned every interval from here)."""
+        self._sites[config.site_id] = _SiteState(config)
+        for charger_id in config.evse_power_w:
+            self._site_of[charger_id] = config.site_id
+        if self._periodic is None:
+            self._periodic = asyncio.create_task(self._every_interval(), name="site-planner")
+
+    def set_policy(self, site_id: str, policy: str) -> None:
+        """Switch a site's policy at run time; it takes effect at once."""
+        state = self._sites[site_id]
+        state.config = SiteConfig(
+            site_id, state.config.grid_limit_w, policy, state.config.evse_power_w
+        )
+        self._spawn(self.replan(site_id))
+
+    def policy(self, site_id: str) -> str:
+        return self._sites[site_id].config.policy
+
+    # -- what the charging service tells us --------------------------------------------------
+    def session_started(self, session: ChargingSession) -> None:
+        site_id = self._site_of.get(session.charger_id)
+        if site_id is None or session.transaction_ref is None:
+            return  # a charger outside any managed site
+        self._sessions[session.session_id] = _Tracked(
+            session_id=session.session_id,
+            site_id=site_id,
+            charger_id=session.charger_id,
+            evse_id=session.evse_id,
+            transaction_ref=session.transaction_ref,
+            started_at=session.started_at,
+            meter_start_wh=session.meter_start_wh or 0,
+            register_wh=session.meter_start_wh or 0,
+        )
+
+    def session_metered(self, session_id: int, register_wh: int) -> None:
+        tracked = self._sessions.get(session_id)
+        if tracked is not None:
+            tracked.register_wh = max(tracked.register_wh, register_wh)
+
+    def session_stopped(self, session_id: int) -> None:
+        self._sessions.pop(session_id, None)
+
+    def driver_needs(
+        self, charger_id: str, transaction_ref: str, departure: datetime, energy_wh: float
+    ) -> bool:
+        """A driver's departure and energy (from the app); False when the session is unknown."""
+        for tracked in self._sessions.values():
+            if tracked.charger_id == charger_id and tracked.transaction_ref == transaction_ref:
+                tracked.departure, tracked.energy_target_wh = departure, energy_wh
+                self._spawn(self.replan(tracked.site_id))
+                return True
+        return False
+
+    def sessions_changed(self, charger_id: str) -> None:
+        """Re-plan the charger's site (called once our answer to its start/stop went out)."""
+        site_id = self._site_of.get(charger_id)
+        if site_id is not None:
+            self._spawn(self.replan(site_id))
+
+    # -- planning ----------------------------------------------------------------------------
+    def plan(self, site_id: str) -> dict[int, float]:
+        """The limit (W) each active session of the site should have now."""
+        config = self._sites[site_id].config
+        now = self._clock.now()
+        active = sorted(
+            (t for t in self._sessions.values() if t.site_id == site_id),
+            key=lambda t: t.session_id,
+        )
+        needs = [
+            SessionNeeds(
+                key=str(t.session_id),
+                arrival=t.started_at,
+                max_power_w=config.evse_power_w[t.charger_id],
+                departure=t.departure,
+                energy_needed_wh=t.energy_needed_wh,
+            )
+            for t in active
+        ]
+        allocation = allocate(
+            config.policy,
+            needs,
+            config.grid_limit_w,
+            now,
+            self._signals(site_id, now),
+            step_s=self.interval_s,
+        )
+        return {t.session_id: allocation[str(t.session_id)] for t in active}
+
+    async def replan(self, site_id: str) -> None:
+        state = self._sites[site_id]
+        async with state.lock:
+            plan = self.plan(site_id)
+            changes = [
+                (self._sessions[session_id], limit_w)
+                for session_id, limit_w in plan.items()
+                if self._needs_update(self._sessions[session_id], limit_w)
+            ]
+            # Lower first, then raise: the sum of limits stays within the grid limit throughout.
+            changes.sort(key=lambda change: change[1] - (change[0].sent_limit_w or 0.0))
+            for tracked, limit_w in changes:
+                await self._send(tracked, limit_w)
+
+    @staticmethod
+    def _needs_update(tracked: _Tracked, limit_w: float) -> bool:
+        return tracked.sent_limit_w is None or abs(tracked.sent_limit_w - limit_w) >= (
+            LIMIT_RESOLUTION_W
+        )
+
+    async def _send(self, tracked: _Tracked, limit_w: float) -> None:
+        if tracked.session_id not in self._sessions:
+            return  # stopped while we were sending others
+        try:
+            link = self._gateway.link(tracked.charger_id)
+            status = await link.set_power_limit(
+                tracked.evse_id, tracked.transaction_ref, limit_w, tracked.session_id
+            )
+        except (ChargerOffline, CommandFailed) as error:
+            log.warning("%s: limit of %.0f W not sent: %s", tracked.charger_id, limit_w, error)
+            tracked.sent_limit_w = None  # try again at the next plan
+            return
+        if status == "Accepted":
+            tracked.sent_limit_w = limit_w
+        else:
+            log.warning("%s refused a limit of %.0f W: %s", tracked.charger_id, limit_w, status)
+
+    # -- the interval ------------------------------------------------------------------------
+    async def stop(self) -> None:
+        tasks = [t for t in [self._periodic, *self._tasks] if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._periodic = None
+
+    async def _every_interval(self) -> None:
+        while True:
+            await self._clock.sleep(self.interval_s)
+            for site_id in sorted(self._sites):
+                await self.replan(site_id)
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
