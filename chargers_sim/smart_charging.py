@@ -444,10 +444,7 @@ class ProfileStore:
                 return Rejection("InvalidValue", "a TxProfile needs an EVSE other than 0")
             if not in_transaction:  # 1.6 3.13.1, K01.FR.09
                 return Rejection("TxNotFound", f"no transaction on EVSE {evse_id}")
-            # A 1.6 charger learns its transaction id from the answer to StartTransaction; a
-            # profile the CSMS sends right behind that answer may be handled first.
-            pending = transaction_id is None
-            if profile.transaction_id not in (None, transaction_id) and not pending:
+            if profile.transaction_id is not None and profile.transaction_id != transaction_id:
                 return Rejection(  # K01.FR.33
                     "TxNotFound", f"transaction {profile.transaction_id} is not on EVSE {evse_id}"
                 )

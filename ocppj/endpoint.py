@@ -188,9 +188,9 @@ class RpcEndpoint:
         if message_type == MessageType.Call:
             await self._route_call(frame, unique_id)
         elif message_type == MessageType.CallResult and len(frame) == 3:
-            self._response_queue.put_nowait(CallResult(unique_id, frame[2]))
+            await self._answered(CallResult(unique_id, frame[2]))
         elif message_type == MessageType.CallError and len(frame) in (4, 5):
-            self._response_queue.put_nowait(CallError(*frame[1:]))
+            await self._answered(CallError(*frame[1:]))
         elif message_type in (MessageType.CallResult, MessageType.CallError):
             # OCPP-J answers only CALLs with a CALLERROR: a broken answer is logged and dropped.
             log.warning("%s: malformed answer to %s dropped: %.200s", self.id, unique_id, raw_msg)
@@ -198,6 +198,15 @@ class RpcEndpoint:
             await self._send_error(
                 unique_id, MessageTypeNotSupportedError(details={"type": message_type})
             )
+
+    async def _answered(self, answer: CallResult | CallError) -> None:
+        """Hand an answer to the waiting CALL and let it act before the next frame is read.
+
+        A peer handles its frames in order: a charger knows the transaction id that
+        StartTransaction's answer brought before it handles the CSMS's next command for it.
+        """
+        self._response_queue.put_nowait(answer)
+        await asyncio.sleep(0)  # the waiting caller was woken first, so it runs first
 
     async def _route_call(self, frame: list, unique_id: str) -> None:
         if len(frame) != 4 or not isinstance(frame[2], str):

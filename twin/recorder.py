@@ -35,9 +35,14 @@ class RunRecorder:
     def frame(self, charger_id: str, direction: str, frame: str) -> None:
         """A frame as the central system saw it: "in" came from the charger, "out" went to it."""
         self.frame_count += 1
-        record = {"t": to_wire_time(self._now()), "charger_id": charger_id, "dir": direction}
         # The frame stays the exact text that crossed the socket, as a JSON string.
-        self._frames.write(json.dumps(record)[:-1] + ', "frame": ' + json.dumps(frame) + "}\n")
+        record = {
+            "t": to_wire_time(self._now()),
+            "charger_id": charger_id,
+            "dir": direction,
+            "frame": frame,
+        }
+        self._frames.write(json.dumps(record) + "\n")
 
     def event(self, kind: str, **fields: Any) -> None:
         record = {"t": to_wire_time(self._now()), "event": kind, **fields}

@@ -27,7 +27,7 @@ from twin.arrivals import Arrival, generated_arrivals, replayed_arrivals
 from twin.clock import VirtualClock
 from twin.conductor import Conductor
 from twin.ev import ChargingCurve
-from twin.ev_catalogue import EvModel, load_ev_models, model_shares
+from twin.ev_catalogue import EvModel, load_ev_models
 from twin.fleet import Fleet
 from twin.quiescence import Quiescence
 from twin.recorder import RunRecorder
@@ -75,7 +75,7 @@ def arrivals_of(
     population, arrivals = scenario.ev_population, scenario.arrivals
     common = {
         "population": models,
-        "shares": model_shares(models, population.shares),
+        "shares": population.shares,  # the builders normalise them
         "efficiency": population.efficiency,
         "arrival_soc": population.arrival_soc,
         "drivers": drivers_of(scenario),

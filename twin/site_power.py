@@ -4,30 +4,27 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
 
 
-@dataclass(frozen=True)
-class PowerChange:
-    at_s: float
-    site_id: str
-    evse: tuple[str, int]  # (charger id, EVSE id)
-    power_w: float
-
-
 class SitePowerLog:
     def __init__(self) -> None:
-        self._changes: list[PowerChange] = []
-        self._current: dict[tuple[str, int], float] = {}
+        # Each site's EVSEs, (charger id, EVSE id) -> W, and its total power as a step
+        # function: (from this time on, W).
+        self._draw_w: dict[str, dict[tuple[str, int], float]] = defaultdict(dict)
+        self._steps: dict[str, list[tuple[float, float]]] = defaultdict(list)
 
     def set(self, at_s: float, site_id: str, charger_id: str, evse_id: int, power_w: float) -> None:
-        evse = (charger_id, evse_id)
-        if self._current.get(evse, 0.0) != power_w:
-            self._current[evse] = power_w
-            self._changes.append(PowerChange(at_s, site_id, evse, power_w))
+        draws, evse = self._draw_w[site_id], (charger_id, evse_id)
+        if draws.get(evse, 0.0) == power_w:
+            return
+        draws[evse] = power_w
+        steps = self._steps[site_id]
+        if steps and steps[-1][0] == at_s:  # the last change at an instant wins
+            steps.pop()
+        steps.append((at_s, sum(draws.values())))  # summed afresh: no drift from +/- updates
 
     def peak_kw(self) -> dict[str, float]:
         """Highest instantaneous power of each site."""
@@ -58,19 +55,9 @@ class SitePowerLog:
         return pd.DataFrame(rows)
 
     def _site_steps(self) -> dict[str, pd.Series]:
-        """Each site's total power as a step function: value from each time on."""
-        per_site: dict[str, list[PowerChange]] = defaultdict(list)
-        for change in self._changes:
-            per_site[change.site_id].append(change)
-        steps = {}
-        for site_id, changes in per_site.items():
-            current: dict[tuple[str, int], float] = {}
-            totals: dict[float, float] = {}
-            for change in changes:
-                current[change.evse] = change.power_w
-                totals[change.at_s] = sum(current.values())  # the last change at an instant wins
-            steps[site_id] = pd.Series(totals).sort_index()
-        return steps
+        return {
+            site_id: pd.Series(dict(steps)).sort_index() for site_id, steps in self._steps.items()
+        }
 
 
 def _integrate(times, powers, lo: float, hi: float) -> tuple[float, float]:

@@ -33,10 +33,17 @@ from __future__ import annotations
 from decimal import Decimal
 from itertools import pairwise
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
+from central_system.clock import zone_key
 from central_system.pricing.errors import PricingError
 from central_system.pricing.money import CURRENCIES, FxTable
 
@@ -97,7 +104,7 @@ class TariffConfig(_Model):
     """
 
     currency: str
-    time_zone: str
+    time_zone: Annotated[str, AfterValidator(zone_key)]
     bands: Annotated[tuple[TouBand, ...], Field(min_length=1)]
     weekend_days: tuple[Weekday, ...] = ("sat", "sun")
     surcharge: tuple[SurchargeStep, ...] = ()
@@ -111,17 +118,6 @@ class TariffConfig(_Model):
         if code not in CURRENCIES:
             raise ValueError(f"unknown currency {code!r} (known: {', '.join(sorted(CURRENCIES))})")
         return code
-
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, key: str) -> str:
-        try:
-            ZoneInfo(key)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {key!r} (use an IANA key such as 'Asia/Tehran')"
-            ) from None
-        return key
 
     @model_validator(mode="after")
     def _consistent(self) -> TariffConfig:

@@ -19,7 +19,12 @@ from central_system.clock import Clock
 from central_system.domain.model import ChargingSession
 from central_system.errors import ChargerOffline, CommandFailed
 from central_system.ocpp.gateway import ChargerGateway
-from central_system.smart_charging.policies import POLICIES, SessionNeeds, SiteSignals, allocate
+from central_system.smart_charging.policies import (
+    SessionNeeds,
+    SiteSignals,
+    allocate,
+    require_policy,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +40,7 @@ class SiteConfig:
     evse_power_w: dict[str, float]  # charger id -> what each of its EVSEs can deliver (W)
 
     def __post_init__(self) -> None:
-        if self.policy not in POLICIES:
-            raise ValueError(f"unknown policy {self.policy!r}; one of {', '.join(POLICIES)}")
+        require_policy(self.policy)
 
 
 @dataclass

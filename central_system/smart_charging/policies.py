@@ -91,6 +91,7 @@ __all__ = [
     "SiteSignals",
     "UnknownPolicy",
     "allocate",
+    "require_policy",
 ]
 
 POLICIES = (
@@ -180,6 +181,16 @@ class _Plan:
     arrival_rank: np.ndarray  # position in arrival/key order
 
 
+def require_policy(policy: str) -> None:
+    """Raise UnknownPolicy unless `policy` is one of POLICIES."""
+    if policy not in _POLICIES:
+        raise UnknownPolicy(
+            f"unknown policy {policy!r}; expected one of {', '.join(POLICIES)}",
+            policy=policy,
+            policies=POLICIES,
+        )
+
+
 def allocate(
     policy: str,
     sessions: Sequence[SessionNeeds],
@@ -195,13 +206,8 @@ def allocate(
     ``dirty_grid_share`` (0..1) is the share of ``limit_w`` that "renewable_following" draws
     from the grid while its carbon intensity is above the median; other policies ignore it.
     """
-    run = _POLICIES.get(policy)
-    if run is None:
-        raise UnknownPolicy(
-            f"unknown policy {policy!r}; expected one of {', '.join(POLICIES)}",
-            policy=policy,
-            policies=POLICIES,
-        )
+    require_policy(policy)
+    run = _POLICIES[policy]
     if not limit_w >= 0:  # also refuses NaN; +inf means "no limit"
         raise PolicyError(f"limit_w must be >= 0, got {limit_w}", limit_w=limit_w)
     if not (math.isfinite(step_s) and step_s > 0):

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from central_system.smart_charging.policies import POLICIES
+from tests.twin.acn_files import acn_row, write_sessions_csv
 from twin.runner import run_scenario
 from twin.scenario import load_scenario
 
@@ -30,13 +31,10 @@ SESSIONS = [
 
 def scenario_file(tmp_path: Path, policy: str) -> Path:
     rows = "".join(
-        f"2019-06-10 {a}:00-07:00,2019-06-10 {d}:00-07:00,{kwh * 2},{kwh},{station},s{n},,True\n"
+        acn_row(f"{a}:00", f"{d}:00", kwh, station, n)
         for n, (a, d, kwh, station) in enumerate(SESSIONS)
     )
-    (tmp_path / "sessions.csv").write_text(
-        "arrival,departure,requested_energy (kWh),delivered_energy (kWh),station_id,session_id,"
-        "estimated_departure,claimed\n" + rows
-    )
+    write_sessions_csv(tmp_path / "sessions.csv", rows)
     path = tmp_path / "scenario.toml"
     path.write_text(
         f"""

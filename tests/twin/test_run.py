@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from evch.cli import app
+from tests.twin.acn_files import acn_row, write_sessions_csv
 from twin.runner import RunSummary, run_scenario
 from twin.scenario import load_scenario
 
@@ -106,10 +107,7 @@ def test_the_same_seed_gives_the_same_run(quickstart: Path, tmp_path: Path):
 
 def _replay_scenario(tmp_path: Path, sessions_csv: str, extra: str = "", drivers: int = 1) -> Path:
     """A small replay scenario: one site, a 1.6 and a 2.0.1 charger, sessions given as CSV."""
-    (tmp_path / "sessions.csv").write_text(
-        "arrival,departure,requested_energy (kWh),delivered_energy (kWh),station_id,session_id,"
-        "estimated_departure,claimed\n" + sessions_csv
-    )
+    write_sessions_csv(tmp_path / "sessions.csv", sessions_csv)
     scenario = tmp_path / "scenario.toml"
     scenario.write_text(
         f"""
@@ -152,14 +150,12 @@ days = 1
     return scenario
 
 
-def _row(start: str, end: str, kwh: float, station: str, n: int) -> str:
-    return f"2019-06-10 {start}-07:00,2019-06-10 {end}-07:00,{kwh * 2},{kwh},{station},s{n},,True\n"
-
-
 def test_a_disconnect_mid_session_loses_no_energy_and_no_session(tmp_path: Path):
     # One driver: a session spanning the outage's start, then one begun while offline (the
     # charger authorises from its cache) and stopped after the connection is back.
-    csv = _row("06:00:00", "09:10:00", 12.0, "NEW", 1) + _row("09:20:00", "11:00:00", 8.0, "NEW", 2)
+    csv = acn_row("06:00:00", "09:10:00", 12.0, "NEW", 1) + acn_row(
+        "09:20:00", "11:00:00", 8.0, "NEW", 2
+    )
     scenario = _replay_scenario(
         tmp_path,
         csv,
@@ -189,9 +185,9 @@ def test_a_disconnect_mid_session_loses_no_energy_and_no_session(tmp_path: Path)
 )
 def test_unknown_or_busy_stations_are_handled(tmp_path: Path, policy: str, expected: dict):
     csv = (
-        _row("08:00:00", "12:00:00", 5.0, "OLD", 1)
-        + _row("09:00:00", "10:00:00", 3.0, "OLD", 2)  # OLD has one EVSE and it is taken
-        + _row("09:00:00", "10:00:00", 3.0, "CA-999", 3)  # no such station
+        acn_row("08:00:00", "12:00:00", 5.0, "OLD", 1)
+        + acn_row("09:00:00", "10:00:00", 3.0, "OLD", 2)  # OLD has one EVSE and it is taken
+        + acn_row("09:00:00", "10:00:00", 3.0, "CA-999", 3)  # no such station
     )
     scenario = _replay_scenario(tmp_path, csv, f'unknown_station = "{policy}"', drivers=3)
     out = tmp_path / "run"

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -36,6 +37,9 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from central_system.clock import zone_key
+from central_system.smart_charging.policies import POLICIES
+
 Loc = tuple[str | int, ...]
 
 Identifier = Annotated[
@@ -44,9 +48,7 @@ Identifier = Annotated[
 """A site or charger id: 1..40 letters, digits, '.', '_' or '-'."""
 
 Protocol = Literal["1.6", "2.0.1"]
-LoadPolicy = Literal[
-    "uncontrolled", "equal_share", "edf", "llf", "price_aware", "renewable_following"
-]
+LoadPolicy = Literal[POLICIES]  # the CSMS's site load-management policies
 Current = Literal["AC", "DC"]
 Fraction = Annotated[float, Field(gt=0, le=1)]
 
@@ -116,20 +118,9 @@ class ScenarioMeta(_Section):
     name: Annotated[str, StringConstraints(min_length=1)]
     description: str = ""
     start: datetime  # naive: local time in time_zone; an offset datetime is accepted too
-    time_zone: str  # an IANA zone key, e.g. "Asia/Tehran"
+    time_zone: Annotated[str, AfterValidator(zone_key)]  # an IANA zone key, e.g. "Asia/Tehran"
     duration_h: Annotated[float, Field(gt=0)]
     seed: Annotated[int, Field(ge=0)]
-
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, key: str) -> str:
-        try:
-            ZoneInfo(key)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {key!r} (use an IANA key such as 'Europe/Berlin')"
-            ) from None
-        return key
 
     @model_validator(mode="after")
     def _start_exists(self) -> ScenarioMeta:
