@@ -7,17 +7,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime, timedelta
 
 import uvicorn
 
 from central_system.api.app import create_app
+from central_system.billing import BillingService
 from central_system.clock import Clock, SystemClock
 from central_system.config import Settings
+from central_system.domain.model import Site
 from central_system.ocpp.gateway import ChargerGateway
 from central_system.ocpp.server import OcppServer
+from central_system.pricing import PriceInterval
 from central_system.sessions.service import ChargingService
+from central_system.signals import NO_FEEDS, SiteFeeds
 from central_system.smart_charging.planner import SitePlanner
+from central_system.smart_charging.policies import SiteSignals
 from central_system.store import Database, migrate
+from central_system.store import repository as repo
 from ocppj import FrameObserver
 
 log = logging.getLogger(__name__)
@@ -33,12 +40,20 @@ class CentralSystem:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.db = Database(settings.database_url)
-        self.service = ChargingService(self.db, self.clock, auto_register=settings.auto_register)
         self.gateway = ChargerGateway()
-        self.planner = SitePlanner(self.gateway, self.clock, interval_s=settings.replan_interval_s)
-        self.service.listeners.append(self.planner)
+        self.billing = BillingService(
+            self.db, self.clock, self.gateway, step_s=settings.price_interval_s
+        )
+        self.service = ChargingService(
+            self.db, self.clock, auto_register=settings.auto_register, biller=self.billing
+        )
+        self.planner = SitePlanner(
+            self.gateway, self.clock, interval_s=settings.replan_interval_s, signals=self._signals
+        )
+        self.service.listeners += [self.planner, self.billing]
+        self._feeds: dict[str, SiteFeeds] = {}
         self.ocpp = OcppServer(self.service, self.gateway, self.clock, settings, frame_observer)
-        self.api = create_app(self.service, self.gateway)
+        self.api = create_app(self.service, self.gateway, self)
         self._api_server: uvicorn.Server | None = None
         self._api_task: asyncio.Task | None = None
 
@@ -52,9 +67,51 @@ class CentralSystem:
         port = self._api_server.servers[0].sockets[0].getsockname()[1]
         return f"http://{self.settings.host}:{port}/api/v1"
 
+    # -- sites ------------------------------------------------------------------------------
+    async def add_site(self, site: Site, feeds: SiteFeeds = NO_FEEDS) -> Site:
+        """Store a site and manage it from now on: its load, and its prices if it has a tariff.
+
+        ``feeds`` are live signals (not stored): after a restart a site runs without them
+        until they are given again.
+        """
+        site = await self.db.write(repo.upsert_site, site)
+        self._feeds[site.site_id] = feeds
+        self.planner.add_site(site)
+        await self.billing.add_site(site, feeds.wholesale)
+        return site
+
+    async def set_site_policy(self, site_id: str, policy: str) -> Site | None:
+        """Switch a site's load-management policy now (and for good)."""
+        if site_id not in self.planner.sites():
+            return None
+        self.planner.set_policy(site_id, policy)  # checks the name before anything is stored
+        return await self.db.write(repo.set_site_policy, site_id, policy)
+
+    async def list_sites(self) -> list[Site]:
+        return await self.db.read(repo.list_sites)
+
+    async def published_prices(
+        self, site_id: str, start: datetime, end: datetime
+    ) -> list[PriceInterval]:
+        return await self.db.read(repo.published_prices, site_id, start, end)
+
+    def _signals(self, site_id: str, now: datetime) -> SiteSignals:
+        feeds = self._feeds.get(site_id, NO_FEEDS)
+        horizon = now + timedelta(hours=24)
+        return SiteSignals(
+            price_per_kwh=self.billing.forecast(site_id, now),
+            pv_w=feeds.pv_w.forecast(now, horizon) if feeds.pv_w else (),
+            carbon_g_per_kwh=(
+                feeds.carbon_g_per_kwh.forecast(now, horizon) if feeds.carbon_g_per_kwh else ()
+            ),
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------
     async def start(self, *, with_api: bool = True) -> None:
         await asyncio.to_thread(migrate, self.settings.database_url)
         self.db.start()
+        for site in await self.list_sites():  # a restart resumes the sites it managed
+            await self.add_site(site)
         await self.ocpp.start(self.settings.host, self.settings.ocpp_port)
         if with_api:
             config = uvicorn.Config(
@@ -78,6 +135,7 @@ class CentralSystem:
             await self._api_task
             self._api_server = None
         await self.planner.stop()
+        await self.billing.stop()
         await self.ocpp.stop()
         await asyncio.to_thread(self.db.close)
 

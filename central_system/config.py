@@ -21,5 +21,7 @@ class Settings(BaseSettings):
     heartbeat_interval_s: int = 300
     # Site load management re-plans every site this often (and on every start and stop).
     replan_interval_s: int = 300
+    # Priced sites publish a price for every interval of this length (it must divide an hour).
+    price_interval_s: int = 900
     # Real chargers send harmless extra fields; log them instead of refusing the message.
     lenient_validation: bool = True

@@ -25,6 +25,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from chargers_sim.clock import Clock
+from chargers_sim.driver_display import DisplayedCost, DisplayKind, DriverDisplay
 from chargers_sim.meter import EnergyMeter
 from chargers_sim.outbox import Outbox
 from chargers_sim.smart_charging import ChargingProfile, ProfileStore, RateUnit, Rejection
@@ -64,6 +65,9 @@ class ChargerConfig:
     current: str = "AC"  # "AC" | "DC"
     voltage_v: float = 230.0
     phases: int = 3
+    # The currency the display shows amounts in (ISO 4217; 2.0.1 TariffCostCtrlr.Currency,
+    # which the central system may set).
+    currency: str = "EUR"
 
 
 @dataclass
@@ -125,6 +129,11 @@ class EmulatedCharger:
         # change what it may draw, after the answer to the command; the attached load decides
         # its draw again (`offered_w`).
         self.on_limit_change: Callable[[int], None] | None = None
+        # What the driver sees: prices and costs from the central system (driver_display.py).
+        # `on_display` is called with each new entry as the message bringing it is handled; it
+        # must only record (it runs inside the charger's message handling).
+        self.display = DriverDisplay()
+        self.on_display: Callable[[DisplayedCost], None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -460,6 +469,17 @@ class EmulatedCharger:
     async def _tell_limit_change(self, evse_id: int) -> None:
         if self.on_limit_change is not None:
             self.on_limit_change(evse_id)
+
+    # -- the driver's display ------------------------------------------------------------------
+    def _show(self, kind: DisplayKind, transaction_id: str | None, **details: Any) -> DisplayedCost:
+        """Put a price, cost or message on the display, at the clock's time; tell the hook."""
+        shown = self.display.show(DisplayedCost(self.clock.now(), kind, transaction_id, **details))
+        if self.on_display is not None:
+            try:
+                self.on_display(shown)
+            except Exception:  # the recorder's fault must not change what goes on the wire
+                log.exception("%s: on_display hook failed", self.id)
+        return shown
 
     # -- the connection ----------------------------------------------------------------------
     async def _run(self) -> None:

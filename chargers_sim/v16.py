@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+from ocpp.exceptions import OCPPError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 
 from chargers_sim.base import TRIGGERABLE, EmulatedCharger, Evse, Transaction
+from chargers_sim.driver_display import ChargingPrice
 from chargers_sim.smart_charging import (
     WIRE_PURPOSES,
     ChargingProfile,
@@ -29,7 +33,50 @@ SMART_CHARGING_KEYS = (
     "ChargingScheduleMaxPeriods",
     "MaxChargingProfilesInstalled",
 )
-READ_ONLY = {"NumberOfConnectors", "SupportedFeatureProfiles", *SMART_CHARGING_KEYS}
+# OCA application note "OCPP & California Pricing Requirements": prices and costs for the
+# driver come as DataTransfer of this vendor; CustomDisplayCostAndPrice says the charger shows them.
+COST_VENDOR = "org.openchargealliance.costmsg"
+READ_ONLY = {
+    "NumberOfConnectors",
+    "SupportedFeatureProfiles",
+    "CustomDisplayCostAndPrice",
+    *SMART_CHARGING_KEYS,
+}
+
+
+class BadCostMessage(ValueError):
+    """A costmsg DataTransfer whose data is not what the application note defines."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise BadCostMessage(f"{name} is not an amount")
+
+
+def cost_message(data: str | None) -> dict[str, Any]:
+    """The JSON object in a costmsg `data` string; numbers with a fraction as Decimal."""
+    if not isinstance(data, str):
+        raise BadCostMessage("data is not a JSON string")
+    try:
+        fields = json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
+    except ValueError as error:  # JSONDecodeError is one
+        raise BadCostMessage(f"data is not JSON: {error}") from None
+    if not isinstance(fields, dict):
+        raise BadCostMessage("data is not a JSON object")
+    return fields
+
+
+def _field(fields: dict[str, Any], name: str, kind: type | tuple, required: bool = True) -> Any:
+    value = fields.get(name)
+    if value is None and not required:
+        return None
+    if value is None or isinstance(value, bool) or not isinstance(value, kind):
+        raise BadCostMessage(f"{name}: expected {kind}, got {value!r}")
+    return value
+
+
+def _amount(fields: dict[str, Any], name: str, required: bool = True) -> Decimal | None:
+    value = _field(fields, name, (Decimal, int), required)
+    return None if value is None else Decimal(value)
 
 
 def profile_from_wire(profile: dict[str, Any], now: datetime) -> ChargingProfile:
@@ -93,6 +140,7 @@ class EmulatedChargerV16(EmulatedCharger, RpcEndpoint, ChargePoint):
             "ChargingScheduleAllowedChargingRateUnit": "Current,Power",
             "ChargingScheduleMaxPeriods": str(self.profiles.max_periods),
             "MaxChargingProfilesInstalled": str(self.profiles.max_profiles),
+            "CustomDisplayCostAndPrice": "true",
         }
 
     # -- messages to the central system ------------------------------------------------------
@@ -286,6 +334,81 @@ class EmulatedChargerV16(EmulatedCharger, RpcEndpoint, ChargePoint):
             return call_result.UnlockConnector(status="NotSupported")
         self._unlock(connector_id)
         return call_result.UnlockConnector(status="Unlocked")
+
+    # -- prices and costs for the driver (OCA California Pricing application note) --------------
+    @on(Action.data_transfer)
+    async def on_data_transfer(self, vendor_id, message_id=None, data=None):
+        if vendor_id != COST_VENDOR:
+            return call_result.DataTransfer(status="UnknownVendorId")
+        show = {
+            "SetUserPrice": self._show_user_price,
+            "RunningCost": self._show_running_cost,
+            "FinalCost": self._show_final_cost,
+        }.get(message_id)
+        if show is None:
+            return call_result.DataTransfer(status="UnknownMessageId")
+        try:
+            show(cost_message(data))
+        except (BadCostMessage, OCPPError) as error:  # OCPPError: a bad timestamp
+            log.info("%s: %s %s rejected: %s", self.id, COST_VENDOR, message_id, error)
+            return call_result.DataTransfer(status="Rejected")
+        return call_result.DataTransfer(status="Accepted")
+
+    def _show_user_price(self, fields: dict[str, Any]) -> None:
+        """SetUserPrice: the driver's price, once they identified; tied to their transaction
+        if it is already under way."""
+        id_token = _field(fields, "idToken", str)
+        text = _field(fields, "priceText", str)
+        transaction = next(
+            (
+                e.transaction
+                for e in self.evses.values()
+                if e.transaction is not None
+                and e.transaction.id_token == id_token
+                and e.transaction.transaction_id is not None
+            ),
+            None,
+        )
+        self._show(
+            "tariff",
+            transaction.transaction_id if transaction else None,
+            text=text,
+            id_token=id_token,
+            source="DataTransfer.SetUserPrice",
+        )
+
+    def _show_running_cost(self, fields: dict[str, Any]) -> None:
+        transaction_id = _field(fields, "transactionId", int)
+        from_wire_time(_field(fields, "timestamp", str))  # must be a time
+        meter_wh = _field(fields, "meterValue", int)
+        cost = _amount(fields, "cost")
+        if fields.get("state") not in ("Charging", "Idle"):
+            raise BadCostMessage(f"state: {fields.get('state')!r}")
+        prices = _field(fields, "chargingPrice", dict, required=False)
+        price = None
+        if prices is not None:
+            price = ChargingPrice(
+                kwh_price=_amount(prices, "kWhPrice", required=False),
+                hour_price=_amount(prices, "hourPrice", required=False),
+                flat_fee=_amount(prices, "flatFee", required=False),
+            )
+        self._show(
+            "running",
+            str(transaction_id),
+            amount=cost,
+            text=_field(fields, "priceText", str, required=False),
+            energy_wh=meter_wh,
+            price=price,
+            source="DataTransfer.RunningCost",
+        )
+
+    def _show_final_cost(self, fields: dict[str, Any]) -> None:
+        transaction_id = _field(fields, "transactionId", int)
+        cost = _amount(fields, "cost")
+        text = _field(fields, "priceText", str)
+        self._show(
+            "final", str(transaction_id), amount=cost, text=text, source="DataTransfer.FinalCost"
+        )
 
     # -- smart charging ----------------------------------------------------------------------
     @on(Action.set_charging_profile)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
+from decimal import Decimal
 from typing import Any
 
+from ocpp.exceptions import FormatViolationError
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 
 from chargers_sim.base import TRIGGERABLE, EmulatedCharger, Evse, Transaction
+from chargers_sim.driver_display import DisplayKind, decimal_amount
 from chargers_sim.smart_charging import (
     WIRE_PURPOSES,
     ChargingProfile,
@@ -33,6 +37,18 @@ STOP_REASONS = {
     "HardReset": ("ImmediateReset", "ResetCommand"),
 }
 READ_ONLY_COMPONENTS = {"SmartChargingCtrlr"}
+CURRENCY = re.compile(r"[A-Z]{3}")  # ISO 4217
+
+# Device model variables are keyed (component, variable), or (component, variable, instance)
+# for a variable with an instance, e.g. ("TariffCostCtrlr", "Enabled", "Cost").
+VariableKey = tuple[str, ...]
+
+
+def variable_key(item: dict[str, Any]) -> VariableKey:
+    """The store key of a GetVariables / SetVariables item (snake_case keys)."""
+    component, variable = item["component"]["name"], item["variable"]["name"]
+    instance = item["variable"].get("instance")
+    return (component, variable) if instance is None else (component, variable, instance)
 
 
 def profile_from_wire(
@@ -101,7 +117,13 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
             ("SmartChargingCtrlr", "PeriodsPerSchedule"): str(self.profiles.max_periods),
             ("SmartChargingCtrlr", "RateUnit"): "A,W",
             ("SmartChargingCtrlr", "Phases3to1"): "false",
+            # I: showing the driver their tariff and the cost (CostUpdated, totalCost).
+            ("TariffCostCtrlr", "Enabled", "Tariff"): "true",
+            ("TariffCostCtrlr", "Enabled", "Cost"): "true",
+            ("TariffCostCtrlr", "Currency"): self.config.currency,
         }
+        # O: the display messages set by the CSMS, by id, as sent (snake_case MessageInfo).
+        self.display_messages: dict[int, dict[str, Any]] = {}
 
     # -- messages to the CSMS ----------------------------------------------------------------
     def _new_transaction_id(self) -> str:
@@ -205,6 +227,7 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
         )
 
         async def on_reply(reply) -> None:
+            self._show_event_answer(transaction, "Started", reply)
             status = (reply.id_token_info or {}).get("status", "Accepted")
             if status != "Accepted" and evse.transaction is transaction:
                 await self.stop_transaction(evse.evse_id, "DeAuthorized")
@@ -219,7 +242,11 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
             "MeterValuePeriodic",
             self._meter_value(evse, "Sample.Periodic", True),
         )
-        self.queue(lambda: request)
+
+        async def on_reply(reply) -> None:
+            self._show_event_answer(transaction, "Updated", reply)
+
+        self.queue(lambda: request, on_reply)
 
     def _queue_ended(
         self, evse: Evse, transaction: Transaction, meter_stop_wh: int, reason: str
@@ -236,7 +263,117 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
                 "stopped_reason": stopped_reason,
             },
         )
-        self.queue(lambda: request)
+
+        async def on_reply(reply) -> None:
+            self._show_event_answer(transaction, "Ended", reply)
+
+        self.queue(lambda: request, on_reply)
+
+    # -- what the driver sees: tariff and cost (I), display messages (O) ------------------------
+    def _show_event_answer(self, transaction: Transaction, event_type: str, reply) -> None:
+        """TransactionEventResponse: totalCost is the running cost, on Ended the final one
+        (I02, I03); updatedPersonalMessage a text for the driver, e.g. the tariff."""
+        message = reply.updated_personal_message
+        text = message.get("content") if message else None
+        if reply.total_cost is not None:
+            kind = "final" if event_type == "Ended" else "running"
+            try:
+                amount = decimal_amount(reply.total_cost)
+            except ValueError:  # Infinity or NaN: nothing a display could show
+                log.warning("%s: unusable totalCost %r", self.id, reply.total_cost)
+                return
+            self._show_tariff_or_cost(
+                kind, transaction.transaction_id, amount, text, "TransactionEvent"
+            )
+        elif text is not None:
+            self._show_tariff_or_cost(
+                "tariff", transaction.transaction_id, None, text, "TransactionEvent"
+            )
+
+    def _show_tariff_or_cost(
+        self,
+        kind: DisplayKind,
+        transaction_id: str,
+        amount: Decimal | None,
+        text: str | None,
+        source: str,
+    ) -> None:
+        """Shown if TariffCostCtrlr.Enabled says the display shows tariffs (costs)."""
+        instance = "Tariff" if kind == "tariff" else "Cost"
+        if self.variables.get(("TariffCostCtrlr", "Enabled", instance)) != "true":
+            return
+        currency = self.variables[("TariffCostCtrlr", "Currency")]
+        self._show(
+            kind,
+            transaction_id,
+            amount=amount,
+            text=text,
+            currency=currency if amount is not None else None,
+            source=source,
+        )
+
+    def _ongoing_transactions(self) -> set[str]:
+        return {
+            e.transaction.transaction_id for e in self.evses.values() if e.transaction is not None
+        }
+
+    def _active_display_messages(self) -> dict[int, dict[str, Any]]:
+        """The display messages still to show: not past their end, nor their transaction's."""
+        now, ongoing = self.clock.now(), self._ongoing_transactions()
+        for message_id, info in list(self.display_messages.items()):
+            end = info.get("end_date_time")
+            transaction_id = info.get("transaction_id")
+            if (end is not None and from_wire_time(end) <= now) or (
+                transaction_id is not None and transaction_id not in ongoing
+            ):
+                del self.display_messages[message_id]  # its time or its transaction is over
+        return self.display_messages
+
+    @on(Action.cost_updated)
+    async def on_cost_updated(self, total_cost, transaction_id, **extra):
+        try:
+            amount = decimal_amount(total_cost)
+        except ValueError as error:
+            raise FormatViolationError(details={"cause": str(error)}) from None
+        self._show_tariff_or_cost("running", transaction_id, amount, None, "CostUpdated")
+        return call_result.CostUpdated()
+
+    @on(Action.set_display_message)
+    async def on_set_display_message(self, message, **extra):
+        transaction_id = message.get("transaction_id")
+        if transaction_id is not None and transaction_id not in self._ongoing_transactions():
+            return call_result.SetDisplayMessage(status="UnknownTransaction")  # O02
+        self._active_display_messages()
+        self.display_messages[message["id"]] = message  # a known id is replaced (O06)
+        self._show(
+            "message",
+            transaction_id,
+            text=message["message"]["content"],
+            message_id=message["id"],
+            source="SetDisplayMessage",
+        )
+        return call_result.SetDisplayMessage(status="Accepted")
+
+    @on(Action.get_display_messages)
+    async def on_get_display_messages(self, request_id, **criteria):
+        wanted = [
+            info
+            for info in self._active_display_messages().values()
+            if (not criteria.get("id") or info["id"] in criteria["id"])
+            and (criteria.get("priority") is None or info["priority"] == criteria["priority"])
+            and (criteria.get("state") is None or info.get("state") == criteria["state"])
+        ]
+        if not wanted:
+            return call_result.GetDisplayMessages(status="Unknown")
+        notify = call.NotifyDisplayMessages(request_id=request_id, message_info=wanted)
+        self.after_reply(self._send_now(notify))
+        return call_result.GetDisplayMessages(status="Accepted")
+
+    @on(Action.clear_display_message)
+    async def on_clear_display_message(self, id, **extra):
+        if self._active_display_messages().pop(id, None) is None:
+            return call_result.ClearDisplayMessage(status="Unknown")
+        return call_result.ClearDisplayMessage(status="Accepted")
 
     # -- commands from the CSMS --------------------------------------------------------------
     @on(Action.request_start_transaction)
@@ -276,14 +413,12 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
     async def on_get_variables(self, get_variable_data, **extra):
         results = []
         for item in get_variable_data:
-            key = (item["component"]["name"], item["variable"]["name"])
+            key = variable_key(item)
             result = {"component": item["component"], "variable": item["variable"]}
             if key in self.variables:
                 result.update(attribute_status="Accepted", attribute_value=self.variables[key])
-            elif any(c == key[0] for c, _ in self.variables):
-                result["attribute_status"] = "UnknownVariable"
             else:
-                result["attribute_status"] = "UnknownComponent"
+                result["attribute_status"] = self._unknown(key)
             results.append(result)
         return call_result.GetVariables(get_variable_result=results)
 
@@ -291,9 +426,9 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
     async def on_set_variables(self, set_variable_data, **extra):
         results = []
         for item in set_variable_data:
-            key = (item["component"]["name"], item["variable"]["name"])
-            status = "Accepted" if key in self.variables else "UnknownVariable"
-            if status == "Accepted" and key[0] in READ_ONLY_COMPONENTS:
+            key = variable_key(item)
+            status = "Accepted" if key in self.variables else self._unknown(key)
+            if status == "Accepted" and not self._valid_setting(key, item["attribute_value"]):
                 status = "Rejected"
             if status == "Accepted":
                 self.variables[key] = item["attribute_value"]
@@ -307,6 +442,20 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
                 }
             )
         return call_result.SetVariables(set_variable_result=results)
+
+    def _unknown(self, key: VariableKey) -> str:
+        known = any(k[0] == key[0] for k in self.variables)
+        return "UnknownVariable" if known else "UnknownComponent"
+
+    @staticmethod
+    def _valid_setting(key: VariableKey, value: str) -> bool:
+        if key[0] in READ_ONLY_COMPONENTS:
+            return False
+        if key == ("TariffCostCtrlr", "Currency"):
+            return CURRENCY.fullmatch(value) is not None
+        if key[:2] == ("TariffCostCtrlr", "Enabled"):
+            return value in ("true", "false")
+        return True
 
     @on(Action.trigger_message)
     async def on_trigger_message(self, requested_message, **extra):

@@ -53,6 +53,7 @@ class Fleet:
                 max_power_kw=spec.max_power_kw,
                 meter_interval_s=scenario.timing.meter_interval_s,
                 model=f"Emulated{spec.current}",
+                currency=site.currency,
             )
             charger = emulated_charger(config, clock, frame_observer=frame_observer)
             self.specs[spec.charger_id] = spec

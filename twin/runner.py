@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,8 @@ import simpy
 
 from central_system.app import CentralSystem
 from central_system.config import Settings
-from central_system.domain.model import ChargingSession, IdToken, IdTokenStatus
-from central_system.smart_charging.planner import SiteConfig
+from central_system.domain.model import ChargingSession, IdToken, IdTokenStatus, Site
+from central_system.signals import SiteFeeds
 from twin.arrivals import Arrival, generated_arrivals, replayed_arrivals
 from twin.clock import VirtualClock
 from twin.conductor import Conductor
@@ -32,6 +33,9 @@ from twin.fleet import Fleet
 from twin.quiescence import Quiescence
 from twin.recorder import RunRecorder
 from twin.scenario import Fault, LoadedScenario, Scenario, SessionsCsvArrivals
+from twin.scenario import Site as SiteSpec
+from twin.signals import DayAheadPrices, MarginalEmissions, PvArray
+from twin.signals.feeds import sampled
 from twin.site_power import SitePowerLog
 from twin.visit import Visit, VisitProcess, VisitRules
 
@@ -42,6 +46,7 @@ RUN_FILES = (
 )  # fmt: skip
 
 Progress = Callable[[float, float], None]  # (simulated seconds so far, total)
+PV_STEP_S = 900  # the PV model's sampling step for the planner
 
 
 @dataclass(frozen=True)
@@ -169,7 +174,7 @@ async def run_scenario(
                     else "any_free"
                 ),
             ),
-            tell_needs=central.planner.driver_needs,
+            tell_needs=partial(_tell_needs, central),
         )
         for arrival in arrivals:
             if arrival.arrival < scenario.end_at:
@@ -235,17 +240,22 @@ async def _onboard(
     for charger_id in fleet.specs:
         await central.service.register_charger(charger_id)
     for site in scenario.sites:
-        central.planner.add_site(
-            SiteConfig(
+        evse_power_w = {
+            spec.charger_id: spec.max_power_kw * 1000.0
+            for spec in fleet.specs.values()
+            if spec.site_id == site.id
+        }
+        await central.add_site(
+            Site(
                 site_id=site.id,
+                name=site.name,
                 grid_limit_w=site.grid_limit_kw * 1000.0,
                 policy=site.policy,
-                evse_power_w={
-                    spec.charger_id: spec.max_power_kw * 1000.0
-                    for spec in fleet.specs.values()
-                    if spec.site_id == site.id
-                },
-            )
+                evse_power_w=evse_power_w,
+                tariff=site.tariff,
+                fx=scenario.fx,
+            ),
+            feeds_of(scenario, site),
         )
     for token in drivers_of(scenario):
         await central.service.upsert_id_token(IdToken(token, "ISO14443", IdTokenStatus.ACTIVE))
@@ -254,6 +264,37 @@ async def _onboard(
         await quiescence.settled()
         if not charger.online:
             raise RuntimeError(f"{charger.id} did not come online at the start of the run")
+
+
+def feeds_of(scenario: Scenario, site: SiteSpec) -> SiteFeeds:
+    """The site's recorded grid signals and PV model, as the central system's feeds."""
+    zone = scenario.site_zone(site)
+    start, end = scenario.start_at, scenario.end_at
+    wholesale = pv = carbon = None
+    if site.grid.day_ahead_prices_csv is not None:
+        wholesale = DayAheadPrices.load(site.grid.day_ahead_prices_csv, scenario_zone=zone)
+    if site.grid.marginal_emissions_csv is not None:
+        moer = MarginalEmissions.load(site.grid.marginal_emissions_csv, scenario_zone=zone)
+        carbon = sampled(moer, start, end, MarginalEmissions.resolution_s, scale=1000.0)  # g
+    if site.pv is not None:
+        array = PvArray(
+            latitude=site.location.latitude,
+            longitude=site.location.longitude,
+            kwp=site.pv.kwp,
+            tilt=site.pv.tilt_deg,
+            azimuth=site.pv.azimuth_deg,
+        )
+        pv = sampled(array, start, end, PV_STEP_S)
+    return SiteFeeds(wholesale=wholesale, pv_w=pv, carbon_g_per_kwh=carbon)
+
+
+async def _tell_needs(
+    central: CentralSystem, charger_id: str, transaction_id: str, departure: datetime, wh: float
+) -> None:
+    """The driver's app: it finds the session and gives the CSMS the driver's plans."""
+    session = await central.service.find_session(charger_id, transaction_id)
+    if session is not None:
+        await central.service.set_driver_needs(session.session_id, departure, round(wh))
 
 
 def _disconnect(

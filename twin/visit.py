@@ -7,7 +7,7 @@ goes on, as a driver waits for the charger's screen.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -48,7 +48,7 @@ class Visit:
 
 
 # What a driver's app tells the operator: (charger id, transaction id, departure, energy Wh).
-DriverApp = Callable[[str, str, datetime, float], object]
+DriverApp = Callable[[str, str, datetime, float], Awaitable[object]]
 
 
 @dataclass(frozen=True)
@@ -133,8 +133,13 @@ class VisitProcess:
         self._event("start", visit)
         if self.tell_needs is not None and visit.transaction.transaction_id is not None:
             # The driver's app tells the operator when they leave and what they need.
-            self.tell_needs(
-                bay.charger_id, visit.transaction.transaction_id, arrival.departure, arrival.need_wh
+            yield act(
+                self.tell_needs(
+                    bay.charger_id,
+                    visit.transaction.transaction_id,
+                    arrival.departure,
+                    arrival.need_wh,
+                )
             )
 
         yield from self._charge(visit)

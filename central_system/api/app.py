@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from central_system.api.deps import SiteManager
 from central_system.api.routes import chargers, id_tokens, sessions
+from central_system.api.routes import sites as site_routes
 from central_system.errors import (
     CentralSystemError,
     ChargerOffline,
@@ -21,7 +23,7 @@ API_PREFIX = "/api/v1"
 HTTP_STATUS = {NotFound: 404, Conflict: 409, ChargerOffline: 503, CommandFailed: 502}
 
 
-def create_app(service: ChargingService, gateway: ChargerGateway) -> FastAPI:
+def create_app(service: ChargingService, gateway: ChargerGateway, sites: SiteManager) -> FastAPI:
     app = FastAPI(
         title="EVCH central system",
         version="1",
@@ -32,6 +34,7 @@ def create_app(service: ChargingService, gateway: ChargerGateway) -> FastAPI:
     app.state.service = service
     app.state.gateway = gateway
     app.state.remote = RemoteControl(service, gateway)
+    app.state.sites = sites
 
     @app.exception_handler(CentralSystemError)
     async def domain_error(_request: Request, error: CentralSystemError) -> JSONResponse:
@@ -44,6 +47,6 @@ def create_app(service: ChargingService, gateway: ChargerGateway) -> FastAPI:
     async def health() -> dict:
         return {"status": "ok", "chargers_online": len(gateway.online())}
 
-    for router in (chargers.router, sessions.router, id_tokens.router):
+    for router in (chargers.router, sessions.router, id_tokens.router, site_routes.router):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
+from central_system.domain.model import Site
 from central_system.ocpp.gateway import ChargerGateway
+from central_system.pricing import PriceInterval
 from central_system.sessions.remote import RemoteControl
 from central_system.sessions.service import ChargingService
+
+
+class SiteManager(Protocol):
+    """The sites of the central system (implemented by `central_system.app.CentralSystem`)."""
+
+    async def list_sites(self) -> list[Site]: ...
+    async def set_site_policy(self, site_id: str, policy: str) -> Site | None: ...
+    async def published_prices(
+        self, site_id: str, start: datetime, end: datetime
+    ) -> list[PriceInterval]: ...
 
 
 def _service(request: Request) -> ChargingService:
@@ -23,6 +36,11 @@ def _remote(request: Request) -> RemoteControl:
     return request.app.state.remote
 
 
+def _sites(request: Request) -> SiteManager:
+    return request.app.state.sites
+
+
 Service = Annotated[ChargingService, Depends(_service)]
 Gateway = Annotated[ChargerGateway, Depends(_gateway)]
 Remote = Annotated[RemoteControl, Depends(_remote)]
+Sites = Annotated[SiteManager, Depends(_sites)]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from central_system.domain.model import (
     Charger,
@@ -14,7 +15,9 @@ from central_system.domain.model import (
     MeterSample,
     OcppVersion,
     SessionState,
+    Site,
 )
+from central_system.pricing import Money, PricedInterval, PriceInterval
 
 
 class ConnectorPublic(BaseModel):
@@ -93,20 +96,92 @@ class SessionPublic(BaseModel):
     energy_wh: int | None
     stop_reason: str | None
     offline: bool
+    departure_at: datetime | None
+    energy_target_wh: int | None
+    total_cost_minor: int | None = Field(description="the bill in minor units of `currency`")
+    currency: str | None
+    total_cost: str | None = Field(description="the bill in major units, e.g. '12.35'")
 
     @classmethod
     def of(cls, session: ChargingSession) -> SessionPublic:
-        fields = {name: getattr(session, name) for name in cls.model_fields}
-        return cls(**fields)
+        fields = {name: getattr(session, name) for name in cls.model_fields if name != "total_cost"}
+        total = None
+        if session.total_cost_minor is not None:
+            total = str(Money(session.total_cost_minor, session.currency).major)
+        return cls(**fields, total_cost=total)
+
+
+class ChargeLinePublic(BaseModel):
+    """One line of a bill: the energy delivered in one price interval, at its price."""
+
+    start: datetime
+    end: datetime
+    price_minor_per_kwh: int
+    energy_wh: int
+    amount_minor: int
+
+    @classmethod
+    def of(cls, line: PricedInterval) -> ChargeLinePublic:
+        return cls(**{name: getattr(line, name) for name in cls.model_fields})
 
 
 class SessionDetail(SessionPublic):
     readings: list[MeterReadingPublic]
+    charges: list[ChargeLinePublic]
 
     @classmethod
-    def of(cls, session: ChargingSession) -> SessionDetail:
+    def of(cls, session: ChargingSession, charges: list[PricedInterval]) -> SessionDetail:
         base = SessionPublic.of(session).model_dump()
-        return cls(**base, readings=[MeterReadingPublic.of(r) for r in session.readings])
+        return cls(
+            **base,
+            readings=[MeterReadingPublic.of(r) for r in session.readings],
+            charges=[ChargeLinePublic.of(line) for line in charges],
+        )
+
+
+class DriverNeeds(BaseModel):
+    """What the driver's app says: when they leave and how much energy they want."""
+
+    departure_at: AwareDatetime
+    energy_wh: Annotated[int, Field(ge=0, le=1_000_000)]
+
+
+class SitePublic(BaseModel):
+    site_id: str
+    name: str
+    grid_limit_w: float
+    policy: str
+    currency: str | None = Field(description="the tariff's currency; null when unpriced")
+    chargers: list[str]
+
+    @classmethod
+    def of(cls, site: Site) -> SitePublic:
+        return cls(
+            site_id=site.site_id,
+            name=site.name,
+            grid_limit_w=site.grid_limit_w,
+            policy=site.policy,
+            currency=site.tariff.currency if site.tariff else None,
+            chargers=sorted(site.evse_power_w),
+        )
+
+
+class PolicyChange(BaseModel):
+    policy: str
+
+
+class PricePublic(BaseModel):
+    """A published price interval; the components add up to the price."""
+
+    start: datetime
+    end: datetime
+    price_minor_per_kwh: int
+    currency: str
+    components: dict[str, int]
+
+    @classmethod
+    def of(cls, interval: PriceInterval) -> PricePublic:
+        return cls(**{name: getattr(interval, name) for name in cls.model_fields})
 
 
 class IdTokenPublic(BaseModel):

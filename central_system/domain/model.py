@@ -7,9 +7,12 @@ transaction ids) are resolved in the OCPP layer before values reach this module.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+
+from central_system.pricing.config import FxConfig, TariffConfig
 
 
 class OcppVersion(StrEnum):
@@ -146,12 +149,31 @@ class ChargingSession:
     remote_start_id: int | None = None
     last_seq_no: int | None = None
     readings: tuple[MeterSample, ...] = field(default=())
+    # What the driver said in the app: when they leave and how much energy they want.
+    departure_at: datetime | None = None
+    energy_target_wh: int | None = None
+    # The bill, once the session is stopped and priced (sites with a tariff only).
+    total_cost_minor: int | None = None
+    currency: str | None = None
 
     @property
     def energy_wh(self) -> int | None:
         if self.meter_start_wh is None or self.meter_stop_wh is None:
             return None
         return self.meter_stop_wh - self.meter_start_wh
+
+
+@dataclass(frozen=True)
+class Site:
+    """Chargers behind one grid connection: the limit they share and what their energy costs."""
+
+    site_id: str
+    name: str
+    grid_limit_w: float
+    policy: str  # the load-management policy (central_system.smart_charging.policies)
+    evse_power_w: Mapping[str, float]  # charger id -> what one of its EVSEs can deliver (W)
+    tariff: TariffConfig | None = None  # None: energy here is not priced
+    fx: FxConfig | None = None  # rates the tariff needs (e.g. a wholesale price in EUR)
 
 
 UNIT_SCALE = {"kWh": ("Wh", 1000.0), "kW": ("W", 1000.0), "kvarh": ("varh", 1000.0)}

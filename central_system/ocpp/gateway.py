@@ -6,6 +6,7 @@ from typing import Protocol
 
 from central_system.domain.model import OcppVersion
 from central_system.errors import ChargerOffline
+from central_system.pricing import Money, PriceInterval
 
 
 class ChargerLink(Protocol):
@@ -33,6 +34,19 @@ class ChargerLink(Protocol):
 
     async def clear_charging_profile(self, profile_id: int) -> str: ...
     async def get_composite_schedule(self, evse_id: int, duration_s: int) -> dict | None: ...
+
+    # What the driver sees on the charger (2.0.1 TariffCost/DisplayMessage, 1.6 DataTransfer
+    # as in the OCA's "OCPP & California Pricing Requirements" whitepaper).
+    async def show_tariff(
+        self, transaction_ref: str, id_token: str | None, price: PriceInterval
+    ) -> str: ...
+    async def show_running_cost(
+        self, transaction_ref: str, cost: Money, energy_wh: int, price: PriceInterval
+    ) -> str: ...
+    async def show_final_cost(
+        self, transaction_ref: str, cost: Money, energy_wh: int | None
+    ) -> str: ...
+
     async def close(self) -> None: ...
 
 

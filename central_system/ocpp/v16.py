@@ -6,6 +6,7 @@ connector 0 (the charge point itself) as EVSE 0.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -24,8 +25,12 @@ from central_system.domain.model import (
 from central_system.ocpp.common import (
     TX_PROFILE_STACK_LEVEL,
     CentralSystemEndpoint,
+    cost_text,
+    price_text,
     send_command,
+    wire_amount,
 )
+from central_system.pricing import Money, PriceInterval
 from central_system.sessions.service import SessionStart, SessionStop
 from ocppj.wire import from_wire_time, to_wire_time
 
@@ -44,6 +49,8 @@ STATUS = {
 }
 # DataTransfer messages we understand; others are answered UnknownVendorId as the spec asks.
 OUR_VENDOR_ID = "org.evch"
+# Prices and costs for the driver, as the OCA's California Pricing whitepaper carries them.
+COST_VENDOR_ID = "org.openchargealliance.costmsg"
 
 
 def samples_from_wire(meter_values: list[dict[str, Any]]) -> tuple[MeterSample, ...]:
@@ -268,3 +275,55 @@ class CentralSystemV16(CentralSystemEndpoint, ChargePoint):
             ),
         )
         return reply.charging_schedule if reply.status == "Accepted" else None
+
+    # -- what the driver sees ----------------------------------------------------------------
+    async def _cost_message(self, message_id: str, data: dict[str, Any]) -> str:
+        reply = await send_command(
+            self,
+            call.DataTransfer(
+                vendor_id=COST_VENDOR_ID, message_id=message_id, data=json.dumps(data)
+            ),
+        )
+        return reply.status
+
+    async def show_tariff(
+        self, transaction_ref: str, id_token: str | None, price: PriceInterval
+    ) -> str:
+        if id_token is None:
+            return "Rejected"  # SetUserPrice names the driver by token
+        return await self._cost_message(
+            "SetUserPrice", {"idToken": id_token, "priceText": price_text(price)}
+        )
+
+    async def show_running_cost(
+        self, transaction_ref: str, cost: Money, energy_wh: int, price: PriceInterval
+    ) -> str:
+        kwh_price = Money(price.price_minor_per_kwh, price.currency)
+        return await self._cost_message(
+            "RunningCost",
+            {
+                "transactionId": int(transaction_ref),
+                "timestamp": to_wire_time(self._clock.now()),
+                "meterValue": energy_wh,
+                "cost": wire_amount(cost),
+                "state": "Charging",
+                "chargingPrice": {
+                    "kWhPrice": wire_amount(kwh_price),
+                    "hourPrice": 0,
+                    "flatFee": 0,
+                },
+                "priceText": f"{cost_text(cost, energy_wh, final=False)}; {price_text(price)}",
+            },
+        )
+
+    async def show_final_cost(
+        self, transaction_ref: str, cost: Money, energy_wh: int | None
+    ) -> str:
+        return await self._cost_message(
+            "FinalCost",
+            {
+                "transactionId": int(transaction_ref),
+                "cost": wire_amount(cost),
+                "priceText": cost_text(cost, energy_wh, final=True),
+            },
+        )

@@ -19,8 +19,11 @@ from central_system.domain.model import (
 from central_system.ocpp.common import (
     TX_PROFILE_STACK_LEVEL,
     CentralSystemEndpoint,
+    price_text,
     send_command,
+    wire_amount,
 )
+from central_system.pricing import Money, PriceInterval
 from central_system.sessions.service import SessionStart, SessionStop
 from ocppj.wire import from_wire_time, to_wire_time
 
@@ -60,6 +63,7 @@ def _setting_address(key: str) -> tuple[dict, dict]:
 
 
 class CentralSystemV201(CentralSystemEndpoint, ChargePoint):
+    _display_message_id = 0  # SetDisplayMessage ids, counted per connection
     version = OcppVersion.V201
 
     # -- charging station -> CSMS -----------------------------------------------------------
@@ -111,8 +115,9 @@ class CentralSystemV201(CentralSystemEndpoint, ChargePoint):
         evse = extra.get("evse", {})
         transaction_ref = transaction_info["transaction_id"]
         offline = extra.get("offline", False)
+        total_cost = None
         if event_type == "Ended":
-            await self._service.stop_session(
+            stopped = await self._service.stop_session(
                 SessionStop(
                     charger_id=self.id,
                     transaction_ref=transaction_ref,
@@ -126,6 +131,9 @@ class CentralSystemV201(CentralSystemEndpoint, ChargePoint):
                     offline=offline,
                 )
             )
+            if stopped is not None and stopped.total_cost_minor is not None:
+                # I03: the final cost goes back in the answer to the Ended event.
+                total_cost = wire_amount(Money(stopped.total_cost_minor, stopped.currency))
             authorization = await self._service.authorize(id_token) if id_token else None
         else:
             session = None
@@ -151,9 +159,10 @@ class CentralSystemV201(CentralSystemEndpoint, ChargePoint):
                 authorization = session.authorization if id_token else None
             else:
                 authorization = await self._service.authorize(id_token) if id_token else None
-        if authorization is None:
-            return call_result.TransactionEvent()
-        return call_result.TransactionEvent(id_token_info={"status": authorization.value})
+        return call_result.TransactionEvent(
+            total_cost=total_cost,
+            id_token_info=None if authorization is None else {"status": authorization.value},
+        )
 
     @after(Action.transaction_event)
     def after_transaction_event(self, event_type, **_payload) -> None:
@@ -295,3 +304,31 @@ class CentralSystemV201(CentralSystemEndpoint, ChargePoint):
             call.GetCompositeSchedule(duration=duration_s, evse_id=evse_id, charging_rate_unit="W"),
         )
         return reply.schedule if reply.status == "Accepted" else None
+
+    # -- what the driver sees ----------------------------------------------------------------
+    async def show_tariff(
+        self, transaction_ref: str, id_token: str | None, price: PriceInterval
+    ) -> str:
+        self._display_message_id += 1
+        message = {
+            "id": self._display_message_id,
+            "priority": "InFront",
+            "transaction_id": transaction_ref,
+            "message": {"format": "UTF8", "content": price_text(price)},
+        }
+        reply = await send_command(self, call.SetDisplayMessage(message=message))
+        return reply.status
+
+    async def show_running_cost(
+        self, transaction_ref: str, cost: Money, energy_wh: int, price: PriceInterval
+    ) -> str:
+        await send_command(
+            self, call.CostUpdated(total_cost=wire_amount(cost), transaction_id=transaction_ref)
+        )
+        return "Accepted"  # CostUpdated cannot be refused
+
+    async def show_final_cost(
+        self, transaction_ref: str, cost: Money, energy_wh: int | None
+    ) -> str:
+        """Nothing to send: the total went back in the answer to the Ended event (I03)."""
+        return "Accepted"

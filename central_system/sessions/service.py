@@ -6,6 +6,7 @@ charger's answer is only sent for state that survives a restart.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -26,6 +27,7 @@ from central_system.domain.model import (
     SessionState,
     energy_register_wh,
 )
+from central_system.pricing import PricedInterval
 from central_system.store import repository as repo
 from central_system.store.database import Database
 
@@ -69,22 +71,37 @@ LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 
 
 class SessionListener(Protocol):
-    """Told of session changes once they are committed (e.g. the site load planner)."""
+    """Told of session changes once they are committed (the site planner, billing)."""
 
     def session_started(self, session: ChargingSession) -> None: ...
-    def session_metered(self, session_id: int, register_wh: int) -> None: ...
-    def session_stopped(self, session_id: int) -> None: ...
+    def session_metered(self, session_id: int, samples: Sequence[MeterSample]) -> None: ...
+    def session_stopped(self, session: ChargingSession) -> None: ...
+    def driver_needs(self, session: ChargingSession) -> None: ...
 
     def sessions_changed(self, charger_id: str) -> None:
         """Our answer to the charger's start or stop has gone out: act on it now."""
         ...
 
 
+class Biller(Protocol):
+    async def bill(self, session: ChargingSession) -> ChargingSession:
+        """The stopped session with its bill stored (or unchanged where energy is unpriced)."""
+        ...
+
+
 class ChargingService:
-    def __init__(self, db: Database, clock: Clock, *, auto_register: bool = False) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        auto_register: bool = False,
+        biller: Biller | None = None,
+    ) -> None:
         self._db = db
         self._clock = clock
         self.auto_register = auto_register
+        self.biller = biller
         self._last_seen_stored: dict[str, datetime] = {}
         self.listeners: list[SessionListener] = []
 
@@ -209,25 +226,47 @@ class ChargingService:
     async def stop_session(self, stop: SessionStop) -> ChargingSession | None:
         session = await self._db.write(_stop_session, stop)
         if session is not None:
+            if self.biller is not None and session.total_cost_minor is None:
+                session = await self.biller.bill(session)
             for listener in self.listeners:
-                listener.session_stopped(session.session_id)
+                listener.session_stopped(session)
         return session
+
+    async def set_driver_needs(
+        self, session_id: int, departure_at: datetime, energy_target_wh: int
+    ) -> ChargingSession | None:
+        """The driver's departure and energy, from their app; None for an unknown session."""
+        session = await self._db.write(
+            repo.set_driver_needs, session_id, departure_at, energy_target_wh
+        )
+        if session is not None and session.state is SessionState.ACTIVE:
+            for listener in self.listeners:
+                listener.driver_needs(session)
+        return session
+
+    async def find_session(self, charger_id: str, transaction_ref: str) -> ChargingSession | None:
+        return await self._db.read(_find_session, charger_id, transaction_ref)
 
     def sessions_changed(self, charger_id: str) -> None:
         for listener in self.listeners:
             listener.sessions_changed(charger_id)
 
     def _metered(self, session_id: int, readings: tuple[MeterSample, ...]) -> None:
-        register_wh = energy_register_wh(readings)
-        if register_wh is not None:
+        if readings:
             for listener in self.listeners:
-                listener.session_metered(session_id, register_wh)
+                listener.session_metered(session_id, readings)
 
     async def connector_free(self, charger_id: str, evse_id: int) -> bool:
         return await self._db.read(_connector_free, charger_id, evse_id)
 
-    async def get_session(self, session_id: int) -> ChargingSession | None:
-        return await self._db.read(repo.get_session, session_id)
+    async def get_session(
+        self, session_id: int, *, with_readings: bool = True
+    ) -> ChargingSession | None:
+        return await self._db.read(repo.get_session, session_id, with_readings)
+
+    async def session_charges(self, session_id: int) -> list[PricedInterval]:
+        """The lines of a session's bill (empty until it is billed, or where unpriced)."""
+        return await self._db.read(repo.session_charges, session_id)
 
     async def list_sessions(
         self,
@@ -253,6 +292,11 @@ def _authorize(db: Session, id_token: str, now: datetime, starting: bool) -> Aut
     if starting and repo.token_in_active_session(db, id_token):
         return AuthorizationStatus.CONCURRENT_TX
     return AuthorizationStatus.ACCEPTED
+
+
+def _find_session(db: Session, charger_id: str, transaction_ref: str) -> ChargingSession | None:
+    row = repo.find_session_row(db, charger_id, transaction_ref)
+    return None if row is None else repo.get_session(db, row.session_id, with_readings=False)
 
 
 def _in_service(db: Session, charger_id: str, evse_id: int) -> bool:

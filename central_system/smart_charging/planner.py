@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from central_system.clock import Clock
-from central_system.domain.model import ChargingSession
+from central_system.domain.model import ChargingSession, MeterSample, Site, energy_register_wh
 from central_system.errors import ChargerOffline, CommandFailed
 from central_system.ocpp.gateway import ChargerGateway
 from central_system.smart_charging.policies import (
@@ -30,17 +30,6 @@ log = logging.getLogger(__name__)
 
 # A new limit this close to the one the charger has is not worth a message.
 LIMIT_RESOLUTION_W = 10.0
-
-
-@dataclass(frozen=True)
-class SiteConfig:
-    site_id: str
-    grid_limit_w: float
-    policy: str
-    evse_power_w: dict[str, float]  # charger id -> what each of its EVSEs can deliver (W)
-
-    def __post_init__(self) -> None:
-        require_policy(self.policy)
 
 
 @dataclass
@@ -68,7 +57,7 @@ class _Tracked:
 
 @dataclass
 class _SiteState:
-    config: SiteConfig
+    config: Site
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -92,8 +81,9 @@ class SitePlanner:
         self._periodic: asyncio.Task | None = None
 
     # -- configuration -----------------------------------------------------------------------
-    def add_site(self, config: SiteConfig) -> None:
+    def add_site(self, config: Site) -> None:
         """Manage a site from now on (re-planned every interval from here)."""
+        require_policy(config.policy)
         self._sites[config.site_id] = _SiteState(config)
         for charger_id in config.evse_power_w:
             self._site_of[charger_id] = config.site_id
@@ -102,11 +92,13 @@ class SitePlanner:
 
     def set_policy(self, site_id: str, policy: str) -> None:
         """Switch a site's policy at run time; it takes effect at once."""
+        require_policy(policy)
         state = self._sites[site_id]
-        state.config = SiteConfig(
-            site_id, state.config.grid_limit_w, policy, state.config.evse_power_w
-        )
+        state.config = replace(state.config, policy=policy)
         self._spawn(self.replan(site_id))
+
+    def sites(self) -> list[str]:
+        return sorted(self._sites)
 
     def policy(self, site_id: str) -> str:
         return self._sites[site_id].config.policy
@@ -125,26 +117,26 @@ class SitePlanner:
             started_at=session.started_at,
             meter_start_wh=session.meter_start_wh or 0,
             register_wh=session.meter_start_wh or 0,
+            departure=session.departure_at,
+            energy_target_wh=session.energy_target_wh,
         )
 
-    def session_metered(self, session_id: int, register_wh: int) -> None:
+    def session_metered(self, session_id: int, samples: Sequence[MeterSample]) -> None:
         tracked = self._sessions.get(session_id)
-        if tracked is not None:
+        register_wh = energy_register_wh(samples)
+        if tracked is not None and register_wh is not None:
             tracked.register_wh = max(tracked.register_wh, register_wh)
 
-    def session_stopped(self, session_id: int) -> None:
-        self._sessions.pop(session_id, None)
+    def session_stopped(self, session: ChargingSession) -> None:
+        self._sessions.pop(session.session_id, None)
 
-    def driver_needs(
-        self, charger_id: str, transaction_ref: str, departure: datetime, energy_wh: float
-    ) -> bool:
-        """A driver's departure and energy (from the app); False when the session is unknown."""
-        for tracked in self._sessions.values():
-            if tracked.charger_id == charger_id and tracked.transaction_ref == transaction_ref:
-                tracked.departure, tracked.energy_target_wh = departure, energy_wh
-                self._spawn(self.replan(tracked.site_id))
-                return True
-        return False
+    def driver_needs(self, session: ChargingSession) -> None:
+        """The driver told their departure and energy (from the app): re-plan with them."""
+        tracked = self._sessions.get(session.session_id)
+        if tracked is not None:
+            tracked.departure = session.departure_at
+            tracked.energy_target_wh = session.energy_target_wh
+            self._spawn(self.replan(tracked.site_id))
 
     def sessions_changed(self, charger_id: str) -> None:
         """Re-plan the charger's site (called once our answer to its start/stop went out)."""

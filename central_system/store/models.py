@@ -108,6 +108,10 @@ class SessionRow(Base):
     offline: Mapped[bool] = mapped_column(Boolean, default=False)
     remote_start_id: Mapped[int | None] = mapped_column(Integer)
     last_seq_no: Mapped[int | None] = mapped_column(Integer)
+    departure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    energy_target_wh: Mapped[int | None] = mapped_column(BigInteger)
+    total_cost_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
 
 
 class MeterReadingRow(Base):
@@ -129,3 +133,47 @@ class MeterReadingRow(Base):
     phase: Mapped[str | None] = mapped_column(String(8))
     location: Mapped[str | None] = mapped_column(String(16))
     signed_data: Mapped[str | None] = mapped_column(Text)
+
+
+class SiteRow(Base):
+    __tablename__ = "sites"
+
+    site_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    grid_limit_w: Mapped[float] = mapped_column(Float)
+    policy: Mapped[str] = mapped_column(String(32))
+    evse_power_w: Mapped[dict] = mapped_column(JSON)  # charger id -> W per EVSE
+    tariff: Mapped[dict | None] = mapped_column(JSON)  # TariffConfig, as JSON
+    fx: Mapped[dict | None] = mapped_column(JSON)  # FxConfig, as JSON
+
+
+class SitePriceRow(Base):
+    """A published price interval: what energy costs at the site over [start, end)."""
+
+    __tablename__ = "site_prices"
+
+    site_id: Mapped[str] = mapped_column(
+        ForeignKey("sites.site_id", ondelete="CASCADE"), primary_key=True
+    )
+    start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    end: Mapped[datetime] = mapped_column(UTCDateTime)
+    price_minor_per_kwh: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    components: Mapped[dict] = mapped_column(JSON)
+    utilisation: Mapped[float] = mapped_column(Float)  # site power / grid limit when published
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SessionChargeRow(Base):
+    """One line of a session's bill: the energy of one price interval at its price."""
+
+    __tablename__ = "session_charges"
+
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("charging_sessions.session_id", ondelete="CASCADE"), primary_key=True
+    )
+    start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    end: Mapped[datetime] = mapped_column(UTCDateTime)
+    price_minor_per_kwh: Mapped[int] = mapped_column(BigInteger)
+    energy_wh: Mapped[int] = mapped_column(BigInteger)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)

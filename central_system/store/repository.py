@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from central_system.domain.model import (
@@ -23,13 +23,18 @@ from central_system.domain.model import (
     MeterSample,
     OcppVersion,
     SessionState,
+    Site,
 )
+from central_system.pricing import FxConfig, Money, PricedInterval, PriceInterval, TariffConfig
 from central_system.store.models import (
     ChargerRow,
     ConnectorRow,
     IdTokenRow,
     MeterReadingRow,
+    SessionChargeRow,
     SessionRow,
+    SitePriceRow,
+    SiteRow,
 )
 
 # -- snapshots -------------------------------------------------------------------------------
@@ -97,6 +102,28 @@ def _session(row: SessionRow, readings: list[MeterReadingRow] | None = None) -> 
         remote_start_id=row.remote_start_id,
         last_seq_no=row.last_seq_no,
         readings=tuple(_sample(r) for r in readings or ()),
+        departure_at=row.departure_at,
+        energy_target_wh=row.energy_target_wh,
+        total_cost_minor=row.total_cost_minor,
+        currency=row.currency,
+    )
+
+
+def _site(row: SiteRow) -> Site:
+    return Site(
+        site_id=row.site_id,
+        name=row.name,
+        grid_limit_w=row.grid_limit_w,
+        policy=row.policy,
+        evse_power_w=dict(row.evse_power_w),
+        tariff=TariffConfig.model_validate(row.tariff) if row.tariff else None,
+        fx=FxConfig.model_validate(row.fx) if row.fx else None,
+    )
+
+
+def _price(row: SitePriceRow) -> PriceInterval:
+    return PriceInterval(
+        row.start, row.end, row.price_minor_per_kwh, row.currency, dict(row.components)
     )
 
 
@@ -350,3 +377,122 @@ def list_sessions(
     if state is not None:
         stmt = stmt.where(SessionRow.state == state.value)
     return [_session(r) for r in db.scalars(stmt.limit(limit).offset(offset))]
+
+
+def set_driver_needs(
+    db: Session, session_id: int, departure_at: datetime, energy_target_wh: int
+) -> ChargingSession | None:
+    row = db.get(SessionRow, session_id)
+    if row is None:
+        return None
+    return update_session(db, row, departure_at=departure_at, energy_target_wh=energy_target_wh)
+
+
+# -- sites, prices and bills -----------------------------------------------------------------
+
+
+def upsert_site(db: Session, site: Site) -> Site:
+    row = db.get(SiteRow, site.site_id) or SiteRow(site_id=site.site_id)
+    row.name = site.name
+    row.grid_limit_w = site.grid_limit_w
+    row.policy = site.policy
+    row.evse_power_w = dict(site.evse_power_w)
+    row.tariff = site.tariff.model_dump(mode="json") if site.tariff else None
+    row.fx = site.fx.model_dump(mode="json") if site.fx else None
+    db.add(row)
+    db.flush()
+    return _site(row)
+
+
+def set_site_policy(db: Session, site_id: str, policy: str) -> Site | None:
+    row = db.get(SiteRow, site_id)
+    if row is None:
+        return None
+    row.policy = policy
+    db.flush()
+    return _site(row)
+
+
+def get_site(db: Session, site_id: str) -> Site | None:
+    row = db.get(SiteRow, site_id)
+    return None if row is None else _site(row)
+
+
+def list_sites(db: Session) -> list[Site]:
+    return [_site(r) for r in db.scalars(select(SiteRow).order_by(SiteRow.site_id))]
+
+
+def publish_prices(
+    db: Session, site_id: str, intervals: list[tuple[PriceInterval, float]], at: datetime
+) -> None:
+    """Store (interval, utilisation) pairs not yet published; a published price never changes."""
+    for interval, utilisation in intervals:
+        if db.get(SitePriceRow, (site_id, interval.start)) is not None:
+            continue
+        db.add(
+            SitePriceRow(
+                site_id=site_id,
+                start=interval.start,
+                end=interval.end,
+                price_minor_per_kwh=interval.price_minor_per_kwh,
+                currency=interval.currency,
+                components=dict(interval.components),
+                utilisation=utilisation,
+                published_at=at,
+            )
+        )
+    db.flush()
+
+
+def published_prices(
+    db: Session, site_id: str, start: datetime, end: datetime
+) -> list[PriceInterval]:
+    """The published intervals of a site that overlap [start, end), in time order."""
+    stmt = (
+        select(SitePriceRow)
+        .where(SitePriceRow.site_id == site_id)
+        .where(SitePriceRow.end > start)
+        .where(SitePriceRow.start < end)
+        .order_by(SitePriceRow.start)
+    )
+    return [_price(r) for r in db.scalars(stmt)]
+
+
+def record_bill(
+    db: Session, session_id: int, lines: list[PricedInterval], total: Money
+) -> ChargingSession:
+    """Replace the session's bill with ``lines`` and their ``total``."""
+    db.execute(delete(SessionChargeRow).where(SessionChargeRow.session_id == session_id))
+    db.add_all(
+        SessionChargeRow(
+            session_id=session_id,
+            start=line.start,
+            end=line.end,
+            price_minor_per_kwh=line.price_minor_per_kwh,
+            energy_wh=int(line.energy_wh),
+            amount_minor=line.amount_minor,
+        )
+        for line in lines
+    )
+    row = db.get(SessionRow, session_id)
+    return update_session(db, row, total_cost_minor=total.amount_minor, currency=total.currency)
+
+
+def session_charges(db: Session, session_id: int) -> list[PricedInterval]:
+    row = db.get(SessionRow, session_id)
+    stmt = (
+        select(SessionChargeRow)
+        .where(SessionChargeRow.session_id == session_id)
+        .order_by(SessionChargeRow.start)
+    )
+    return [
+        PricedInterval(
+            start=r.start,
+            end=r.end,
+            price_minor_per_kwh=r.price_minor_per_kwh,
+            currency=row.currency if row is not None else "",
+            energy_wh=r.energy_wh,
+            amount_minor=r.amount_minor,
+        )
+        for r in db.scalars(stmt)
+    ]

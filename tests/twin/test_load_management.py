@@ -29,6 +29,16 @@ SESSIONS = [
 ]
 
 
+# What the policies that follow a signal need: prices (cheap until 09:00, then dearer) or PV.
+SIGNALS = {
+    "price_aware": """tariff = { bands = [
+    { start_hour = 0, end_hour = 9, price_minor_per_kwh = 20 },
+    { start_hour = 9, end_hour = 24, price_minor_per_kwh = 45 },
+] }""",
+    "renewable_following": "pv = { kwp = 15 }",
+}
+
+
 def scenario_file(tmp_path: Path, policy: str) -> Path:
     rows = "".join(
         acn_row(f"{a}:00", f"{d}:00", kwh, station, n)
@@ -56,6 +66,7 @@ location = {{ latitude = 34.1, longitude = -118.1 }}
 currency = "USD"
 grid_limit_kw = {LIMIT_KW}
 policy = "{policy}"
+{SIGNALS.get(policy, "")}
 chargers = [
     {{ id = "OLD", protocol = "1.6", max_power_kw = 7, count = 2 }},
     {{ id = "NEW", protocol = "2.0.1", max_power_kw = 7, count = 2 }},

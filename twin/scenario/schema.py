@@ -38,6 +38,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from central_system.clock import zone_key
+from central_system.pricing import FxConfig, PricingError, TariffConfig
 from central_system.smart_charging.policies import POLICIES
 
 Loc = tuple[str | int, ...]
@@ -195,6 +196,26 @@ class ChargerSpec(_Section):
         ]
 
 
+class PvSpec(_Section):
+    """``[sites.pv]``: a fixed PV array on site (clear-sky output from pvlib)."""
+
+    kwp: Annotated[float, Field(gt=0)]  # DC peak power
+    tilt_deg: Annotated[float, Field(ge=0, le=90)] = 20.0  # from horizontal
+    azimuth_deg: Annotated[float, Field(ge=0, le=360)] = 180.0  # clockwise from north
+
+
+class GridSignals(_Section):
+    """``[sites.grid]``: recorded grid signals replayed onto the run's dates."""
+
+    day_ahead_prices_csv: Path | None = None  # ENTSO-E day-ahead prices, EUR/MWh, hourly
+    marginal_emissions_csv: Path | None = None  # WattTime MOER, kg CO2/kWh, 5 min
+
+    @field_validator("day_ahead_prices_csv", "marginal_emissions_csv")
+    @classmethod
+    def _path_exists(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        return None if path is None else _resolve_file(path, info)
+
+
 class Site(_Section):
     """``[[sites]]``: a place with chargers behind one grid connection."""
 
@@ -202,10 +223,37 @@ class Site(_Section):
     name: str
     location: Location
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]  # ISO 4217, e.g. "USD"
+    time_zone: Annotated[str, AfterValidator(zone_key)] | None = None  # default the scenario's
     grid_limit_kw: Annotated[float, Field(gt=0)]
     # The CSMS's load management at this site (central_system/smart_charging/policies.py).
     policy: LoadPolicy = "uncontrolled"
+    # The CSMS's prices here (central_system/pricing); the currency and time zone are the
+    # site's. Without a tariff, energy at the site is not priced.
+    tariff: TariffConfig | None = None
+    pv: PvSpec | None = None
+    grid: GridSignals = GridSignals()
     chargers: Annotated[list[ChargerSpec], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _signals_for_policy(self) -> Site:
+        problems: list[tuple[Loc, str, str, Any]] = []
+        if self.policy == "price_aware" and self.tariff is None:
+            message = "price_aware follows the site's prices: give the site a [tariff]"
+            problems.append((("policy",), "needs_tariff", message, self.policy))
+        if (
+            self.policy == "renewable_following"
+            and self.pv is None
+            and self.grid.marginal_emissions_csv is None
+        ):
+            message = "renewable_following needs on-site [pv] or grid.marginal_emissions_csv"
+            problems.append((("policy",), "needs_signals", message, self.policy))
+        if self.tariff is not None and self.tariff.wholesale_share > 0:
+            if self.grid.day_ahead_prices_csv is None:
+                message = "a wholesale_share needs grid.day_ahead_prices_csv"
+                problems.append((("tariff", "wholesale_share"), "needs_prices", message, None))
+        if problems:
+            raise _invalid(type(self).__name__, problems)
+        return self
 
 
 # ---------------------------------------------------------------------------------------------
@@ -356,6 +404,8 @@ class Scenario(_Section):
     scenario: ScenarioMeta
     timing: Timing = Timing()
     sites: Annotated[list[Site], Field(min_length=1)]
+    # Exchange rates, e.g. to price a EUR wholesale signal in a site's IRR tariff.
+    fx: FxConfig | None = None
     ev_population: EvPopulation
     drivers: Drivers
     arrivals: Arrivals
@@ -364,6 +414,8 @@ class Scenario(_Section):
     @model_validator(mode="wrap")
     @classmethod
     def _check_across_sections(cls, data: Any, handler: Any) -> Scenario:
+        if isinstance(data, Mapping):
+            data = _with_tariff_defaults(data)
         across = _cross_section_problems(data) if isinstance(data, Mapping) else []
         try:
             scenario = handler(data)
@@ -375,6 +427,23 @@ class Scenario(_Section):
         if across:
             raise _invalid(cls.__name__, across)
         return scenario
+
+    @model_validator(mode="after")
+    def _fx_for_wholesale(self) -> Scenario:
+        """A wholesale price in EUR needs a rate into every currency that passes it on."""
+        problems: list[tuple[Loc, str, str, Any]] = []
+        for i, site in enumerate(self.sites):
+            tariff = site.tariff
+            if tariff is None or tariff.wholesale_share == 0 or tariff.currency == "EUR":
+                continue
+            try:
+                (self.fx or FxConfig(rates={})).table().rate("EUR", tariff.currency)
+            except PricingError as error:
+                message = f"the EUR day-ahead price needs an [fx] rate: {error.message}"
+                problems.append((("sites", i, "tariff", "wholesale_share"), "fx", message, None))
+        if problems:
+            raise _invalid(type(self).__name__, problems)
+        return self
 
     @property
     def zone(self) -> ZoneInfo:
@@ -393,6 +462,9 @@ class Scenario(_Section):
         """``duration_h`` of elapsed time after the start (not wall-clock: DST shifts it)."""
         end_utc = self.start_at.astimezone(UTC) + timedelta(hours=self.scenario.duration_h)
         return end_utc.astimezone(self.zone)
+
+    def site_zone(self, site: Site) -> str:
+        return site.time_zone or self.scenario.time_zone
 
     def chargers(self) -> list[tuple[Site, ExpandedCharger]]:
         """Every charger with its site, in file order."""
@@ -430,6 +502,29 @@ def _list_of_tables(data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]
     if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
         return None
     return value
+
+
+def _with_tariff_defaults(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A site's tariff is in the site's currency and time zone: fill them in from the site.
+
+    Written out in the tariff they must agree with the site (checked in the cross-section pass).
+    """
+    sites = _list_of_tables(data, "sites")
+    meta = data.get("scenario")
+    if sites is None:
+        return data
+    default_zone = meta.get("time_zone") if isinstance(meta, Mapping) else None
+    filled = []
+    for site in sites:
+        tariff = site.get("tariff")
+        if isinstance(tariff, Mapping):
+            defaults = {"currency": site.get("currency")}
+            zone = site.get("time_zone", default_zone)
+            if zone is not None:
+                defaults["time_zone"] = zone
+            site = {**site, "tariff": {**defaults, **tariff}}
+        filled.append(site)
+    return {**data, "sites": filled}
 
 
 def _cross_section_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str, str, Any]]:
@@ -470,6 +565,15 @@ def _cross_section_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str, str
                     break
             for expanded in expanded_charger_ids(charger_id, count):
                 charger_sites.setdefault(expanded, site_id)
+
+    for i, site in enumerate(sites or []):
+        tariff = site.get("tariff")
+        if isinstance(tariff, Mapping):
+            for key in ("currency", "time_zone"):
+                own = site.get(key) if key == "currency" else site.get(key, tariff.get(key))
+                if own is not None and tariff.get(key) != own:
+                    message = f"the tariff's {key} must be the site's ({own!r})"
+                    problems.append((("sites", i, "tariff", key), "mismatch", message, tariff[key]))
 
     meta = data.get("scenario")
     duration_h = _coerced(_HOURS, meta.get("duration_h")) if isinstance(meta, Mapping) else None

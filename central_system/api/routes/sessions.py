@@ -3,9 +3,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from central_system.api.deps import Remote, Service
-from central_system.api.schemas import CommandStatus, SessionDetail, SessionPublic
+from central_system.api.schemas import CommandStatus, DriverNeeds, SessionDetail, SessionPublic
 from central_system.domain.model import SessionState
-from central_system.errors import NotFound
+from central_system.errors import Conflict, NotFound
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
@@ -27,7 +27,19 @@ async def get_session(session_id: int, service: Service):
     session = await service.get_session(session_id)
     if session is None:
         raise NotFound(f"session {session_id} does not exist", session_id=session_id)
-    return SessionDetail.of(session)
+    return SessionDetail.of(session, await service.session_charges(session_id))
+
+
+@router.put("/{session_id}/needs", response_model=SessionPublic, responses={404: {}, 409: {}})
+async def put_driver_needs(session_id: int, body: DriverNeeds, service: Service):
+    """The driver's departure and energy (from their app); the site re-plans with them."""
+    session = await service.get_session(session_id, with_readings=False)
+    if session is None:
+        raise NotFound(f"session {session_id} does not exist", session_id=session_id)
+    if session.state is not SessionState.ACTIVE:
+        raise Conflict(f"session {session_id} is {session.state.value}", session_id=session_id)
+    updated = await service.set_driver_needs(session_id, body.departure_at, body.energy_wh)
+    return SessionPublic.of(updated)
 
 
 @router.post(

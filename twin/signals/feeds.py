@@ -1,0 +1,42 @@
+"""The twin's signals as the central system's feeds (`central_system.signals`).
+
+A forecast here is the signal itself, sampled once for the whole run (plus the planner's
+look-ahead): the twin plays a perfect forecaster, which is what the recorded data allows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from central_system.signals import Interval
+
+LOOK_AHEAD = timedelta(hours=24)
+
+
+class SampledForecast:
+    """A signal sampled every ``step_s`` over a window, answering ``forecast(start, end)``."""
+
+    def __init__(self, series: pd.Series, step_s: int, scale: float = 1.0) -> None:
+        self.step_s = step_s
+        self._starts_s = np.array([int(t.timestamp()) for t in series.index], dtype=np.int64)
+        self._values = series.to_numpy(dtype=float) * scale
+
+    def forecast(self, start: datetime, end: datetime) -> list[Interval]:
+        first = np.searchsorted(self._starts_s, start.timestamp(), side="right") - 1
+        last = np.searchsorted(self._starts_s, end.timestamp(), side="left")
+        return [
+            (
+                datetime.fromtimestamp(int(self._starts_s[i]), UTC),
+                datetime.fromtimestamp(int(self._starts_s[i]) + self.step_s, UTC),
+                float(self._values[i]),
+            )
+            for i in range(max(first, 0), last)
+        ]
+
+
+def sampled(signal, start: datetime, end: datetime, step_s: int, scale: float = 1.0):
+    """``signal.series`` over the run and the look-ahead after it, as a forecast feed."""
+    return SampledForecast(signal.series(start, end + LOOK_AHEAD, step_s), step_s, scale)
