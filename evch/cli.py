@@ -148,6 +148,8 @@ def _print_summary(summary) -> None:
     table.add_row("energy", f"{summary.energy_kwh:,.1f} kWh")
     for site, peak_kw in summary.peak_kw.items():
         table.add_row(f"peak {site}", f"{peak_kw:,.1f} kW")
+    for currency, total in summary.billed.items():
+        table.add_row(f"billed {currency}", f"{total.major:,}")
     table.add_row("OCPP frames", f"{summary.frames:,}")
     table.add_row("wall time", f"{summary.wall_s:,.1f} s")
     table.add_row(

@@ -8,6 +8,8 @@ in flight. Three things can be in flight:
   while the other side works on it (database writes included) until its answer is read.
 - Actions: coroutines the twin started (plug in, authorise, ...) until they return.
 - Connection attempts: a charger's TCP and WebSocket handshake.
+- Work in other threads: the central system's database operations, for instance when it
+  publishes prices on its own timer, outside any exchange.
 
 Between those, the work a finished exchange wakes up (the caller's continuation, a follow-up
 CALL) sits in the event loop's ready queue, so the instant is over only when the loop has
@@ -37,6 +39,7 @@ class Quiescence:
         self._open_calls: set[tuple[str, str, str]] = set()  # (side, charger id, message id)
         self._actions: set[asyncio.Future] = set()
         self._connecting: Callable[[], Iterable[str]] = lambda: ()
+        self._busy: Callable[[], bool] = lambda: False
         self._changed = asyncio.Event()
         self._stall_timeout_s = stall_timeout_s
 
@@ -61,6 +64,10 @@ class Quiescence:
     def watch_connections(self, connecting: Callable[[], Iterable[str]]) -> None:
         """`connecting()` names the chargers whose connection attempt is under way."""
         self._connecting = connecting
+
+    def watch_threads(self, busy: Callable[[], bool]) -> None:
+        """`busy()` says whether work the loop awaits is running in another thread."""
+        self._busy = busy
 
     def track(self, action: asyncio.Future) -> None:
         self._actions.add(action)
@@ -100,12 +107,12 @@ class Quiescence:
             quiet_rounds += 1
             if quiet_rounds < 2:
                 continue
-            if not any(True for _ in self._connecting()):
+            if not self._busy() and not any(True for _ in self._connecting()):
                 return
             quiet_rounds = 0
             if loop.time() > deadline:
                 raise Stalled(self._describe())
-            await asyncio.sleep(0.001)  # a handshake is short; poll rather than hook it
+            await asyncio.sleep(0.001)  # handshakes and queries are short: poll, not hook
 
     def _describe(self) -> str:
         calls = sorted(self._open_calls)[:10]

@@ -23,6 +23,7 @@ import simpy
 from central_system.app import CentralSystem
 from central_system.config import Settings
 from central_system.domain.model import ChargingSession, IdToken, IdTokenStatus, Site
+from central_system.pricing import Money
 from central_system.signals import SiteFeeds
 from twin.arrivals import Arrival, generated_arrivals, replayed_arrivals
 from twin.clock import VirtualClock
@@ -60,6 +61,7 @@ class RunSummary:
     simulated_s: float
     wall_s: float
     frames: int
+    billed: dict[str, Money]  # what drivers paid, by currency (priced sites only)
 
     @property
     def speedup(self) -> float:
@@ -150,6 +152,7 @@ async def run_scenario(
         np.random.default_rng([seed, 1]),  # a stream of its own: bay choice
     )
     quiescence.watch_connections(fleet.connecting)
+    quiescence.watch_threads(lambda: central.db.busy)
     power = SitePowerLog()
     try:
         await _onboard(central, fleet, scenario, quiescence)
@@ -209,6 +212,7 @@ async def run_scenario(
         simulated_s=end_s,
         wall_s=wall_s,
         frames=recorder.frame_count,
+        billed=billed_by_currency(stored),
     )
     recorder.write_manifest(
         scenario=scenario.scenario.name,
@@ -226,6 +230,7 @@ async def run_scenario(
         frames=summary.frames,
         energy_kwh=round(summary.energy_kwh, 3),
         peak_kw=summary.peak_kw,
+        billed={currency: str(money.major) for currency, money in summary.billed.items()},
     )
     return summary
 
@@ -317,6 +322,15 @@ def _disconnect(
     recorder.event("fault_end", fault=fault.kind, charger_id=charger.id)
 
 
+def billed_by_currency(stored: list[ChargingSession]) -> dict[str, Money]:
+    totals: dict[str, Money] = {}
+    for session in stored:
+        if session.total_cost_minor is not None:
+            cost = Money(session.total_cost_minor, session.currency)
+            totals[cost.currency] = totals.get(cost.currency, Money.zero(cost.currency)) + cost
+    return dict(sorted(totals.items()))
+
+
 def sessions_table(
     visits: list[Visit], stored: list[ChargingSession], fleet: Fleet
 ) -> pd.DataFrame:
@@ -328,6 +342,7 @@ def sessions_table(
             continue
         bay, arrival, transaction = visit.bay, visit.arrival, visit.transaction
         session = by_ref.get((bay.charger_id, transaction.transaction_id))
+        shown = bay.charger.display.final_cost(transaction.transaction_id)
         rows.append(
             {
                 "session_id": session.session_id if session else None,
@@ -348,6 +363,10 @@ def sessions_table(
                 "energy_wh": visit.meter_stop_wh - transaction.meter_start_wh,
                 "csms_energy_wh": session.energy_wh if session else None,
                 "csms_state": session.state.value if session else None,
+                # The bill (minor units) and the total the charger showed the driver.
+                "cost_minor": session.total_cost_minor if session else None,
+                "currency": session.currency if session else None,
+                "displayed_cost": None if shown is None else str(shown),
                 "ev_energy_wh": visit.ev.gained_wh,
                 "efficiency": visit.ev.efficiency,
                 "requested_wh": arrival.requested_wh,

@@ -187,7 +187,9 @@ class BillingService:
             return [], Money.zero(currency)
         start = self.interval_start(points[0][0])
         last = points[-1][0] if until is None else max(points[-1][0], until)
-        end = self.interval_start(last) + timedelta(seconds=self.step_s)
+        # Up to the interval holding the last instant; one ending exactly there is enough.
+        end = self.interval_start(last - timedelta(microseconds=1)) + timedelta(seconds=self.step_s)
+        end = max(end, start + timedelta(seconds=self.step_s))
         published = await self._db.read(repo.published_prices, site_id, start, end)
         intervals, late = self._complete(priced, published, start, end)
         if late:

@@ -64,6 +64,12 @@ class Database:
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
+        self.in_flight = 0  # operations awaited on the event loop and not yet done
+
+    @property
+    def busy(self) -> bool:
+        """Whether an operation is running in a thread (a twin must not move time on then)."""
+        return self.in_flight > 0
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -86,12 +92,20 @@ class Database:
             raise RuntimeError("the database writer is not running")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put((operation, args, future, loop))
-        return await future
+        self.in_flight += 1
+        try:
+            self._queue.put((operation, args, future, loop))
+            return await future
+        finally:
+            self.in_flight -= 1
 
     async def read(self, operation: Callable[..., T], *args: Any) -> T:
         """Run a read-only `operation(session, *args)` on a pool connection, off the loop."""
-        return await asyncio.to_thread(self.run, operation, *args)
+        self.in_flight += 1
+        try:
+            return await asyncio.to_thread(self.run, operation, *args)
+        finally:
+            self.in_flight -= 1
 
     def run(self, operation: Callable[..., T], *args: Any) -> T:
         """Run `operation(session, *args)` in one transaction in the calling thread."""
