@@ -112,6 +112,7 @@ class CentralSystem:
         self.db.start()
         for site in await self.list_sites():  # a restart resumes the sites it managed
             await self.add_site(site)
+        await self.service.resume_sessions()  # ... and the sessions still under way there
         await self.ocpp.start(self.settings.host, self.settings.ocpp_port)
         if with_api:
             config = uvicorn.Config(

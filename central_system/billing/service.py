@@ -222,7 +222,7 @@ class BillingService:
         return intervals, late
 
     # -- what the charging service tells us --------------------------------------------------
-    def session_started(self, session: ChargingSession) -> None:
+    def session_started(self, session: ChargingSession, *, resumed: bool = False) -> None:
         site_id = self._site_of.get(session.charger_id)
         if site_id is None:
             return
@@ -233,7 +233,8 @@ class BillingService:
             session.transaction_ref,
             session.id_token,
         )
-        self._notify(session.charger_id, ("tariff", session))
+        if not resumed:  # the driver saw the price when it started
+            self._notify(session.charger_id, ("tariff", session))
 
     def session_metered(self, session_id: int, samples: Sequence[MeterSample]) -> None:
         active = self._active.get(session_id)

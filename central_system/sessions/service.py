@@ -6,6 +6,7 @@ charger's answer is only sent for state that survives a restart.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -66,6 +67,8 @@ class SessionStop:
     offline: bool = False
 
 
+log = logging.getLogger(__name__)
+
 # A heartbeat proves the charger is alive; storing that more often than this is wasted writes.
 LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 
@@ -73,7 +76,10 @@ LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 class SessionListener(Protocol):
     """Told of session changes once they are committed (the site planner, billing)."""
 
-    def session_started(self, session: ChargingSession) -> None: ...
+    def session_started(self, session: ChargingSession, *, resumed: bool = False) -> None:
+        """A session started, or (``resumed``) was already active when the CSMS started."""
+        ...
+
     def session_metered(self, session_id: int, samples: Sequence[MeterSample]) -> None: ...
     def session_stopped(self, session: ChargingSession) -> None: ...
     def driver_needs(self, session: ChargingSession) -> None: ...
@@ -227,10 +233,21 @@ class ChargingService:
         session = await self._db.write(_stop_session, stop)
         if session is not None:
             if self.biller is not None and session.total_cost_minor is None:
-                session = await self.biller.bill(session)
+                try:
+                    session = await self.biller.bill(session)
+                except Exception:  # the stop is committed: answer it; billing can be redone
+                    log.exception("session %s: not billed", session.session_id)
             for listener in self.listeners:
                 listener.session_stopped(session)
         return session
+
+    async def resume_sessions(self) -> int:
+        """Tell the listeners of the sessions still active from before a restart."""
+        active = await self._db.read(repo.list_sessions, None, SessionState.ACTIVE, 1_000_000, 0)
+        for session in active:
+            for listener in self.listeners:
+                listener.session_started(session, resumed=True)
+        return len(active)
 
     async def set_driver_needs(
         self, session_id: int, departure_at: datetime, energy_target_wh: int

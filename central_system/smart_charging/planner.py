@@ -13,10 +13,16 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from central_system.clock import Clock
-from central_system.domain.model import ChargingSession, MeterSample, Site, energy_register_wh
+from central_system.domain.model import (
+    ChargingSession,
+    Measurand,
+    MeterSample,
+    Site,
+    energy_register_wh,
+)
 from central_system.errors import ChargerOffline, CommandFailed
 from central_system.ocpp.gateway import ChargerGateway
 from central_system.smart_charging.policies import (
@@ -28,8 +34,15 @@ from central_system.smart_charging.policies import (
 
 log = logging.getLogger(__name__)
 
-# A new limit this close to the one the charger has is not worth a message.
+# A raise this close to the limit the charger has is not worth a message (cuts always go).
 LIMIT_RESOLUTION_W = 10.0
+# An EV drawing clearly less than its limit is held back by itself (a slower on-board
+# charger, a full battery): it is planned at what it draws plus a margin, so the rest of the
+# site's capacity goes to EVs that can use it, and its full rating is tried again after a while
+# (as acnportal's estimate_max_rate does).
+UNDERUSE_SHARE = 0.9
+DRAW_MARGIN_W = 500.0
+RETEST_AFTER = timedelta(minutes=30)
 
 
 @dataclass
@@ -47,6 +60,32 @@ class _Tracked:
     departure: datetime | None = None
     energy_target_wh: float | None = None
     sent_limit_w: float | None = None  # None: the charger has no limit of ours (yet)
+    limit_sent_at: datetime | None = None
+    draw_cap_w: float | None = None  # what the EV itself seems able to draw (see UNDERUSE_SHARE)
+    draw_cap_until: datetime | None = None
+
+    def max_power_w(self, rating_w: float, now: datetime) -> float:
+        """The EVSE's rating, or less while the EV has shown it cannot draw more."""
+        if self.draw_cap_w is None or self.draw_cap_until is None or now >= self.draw_cap_until:
+            return rating_w
+        return min(rating_w, self.draw_cap_w)
+
+    def measured(self, sample: MeterSample) -> bool:
+        """Learn from a power reading taken under our current limit; True if the EV is now
+        planned lower than before."""
+        limit_w = self.sent_limit_w
+        if (
+            limit_w is None
+            or self.limit_sent_at is None
+            or sample.timestamp <= self.limit_sent_at
+            or sample.value >= UNDERUSE_SHARE * limit_w
+        ):
+            return False
+        cap_w = sample.value + DRAW_MARGIN_W
+        lowered = self.draw_cap_w is None or cap_w < self.draw_cap_w - LIMIT_RESOLUTION_W
+        self.draw_cap_w = cap_w
+        self.draw_cap_until = sample.timestamp + RETEST_AFTER
+        return lowered
 
     @property
     def energy_needed_wh(self) -> float | None:
@@ -104,7 +143,7 @@ class SitePlanner:
         return self._sites[site_id].config.policy
 
     # -- what the charging service tells us --------------------------------------------------
-    def session_started(self, session: ChargingSession) -> None:
+    def session_started(self, session: ChargingSession, *, resumed: bool = False) -> None:
         site_id = self._site_of.get(session.charger_id)
         if site_id is None or session.transaction_ref is None:
             return  # a charger outside any managed site
@@ -123,9 +162,21 @@ class SitePlanner:
 
     def session_metered(self, session_id: int, samples: Sequence[MeterSample]) -> None:
         tracked = self._sessions.get(session_id)
+        if tracked is None:
+            return
         register_wh = energy_register_wh(samples)
-        if tracked is not None and register_wh is not None:
+        if register_wh is not None:
             tracked.register_wh = max(tracked.register_wh, register_wh)
+        power = [
+            s
+            for s in samples
+            if s.measurand == Measurand.POWER_IMPORT
+            and s.context == "Sample.Periodic"
+            and s.phase is None
+            and s.value is not None
+        ]
+        if power and tracked.measured(max(power, key=lambda s: s.timestamp)):
+            self._spawn(self.replan(tracked.site_id))  # hand what it cannot use to the others
 
     def session_stopped(self, session: ChargingSession) -> None:
         self._sessions.pop(session.session_id, None)
@@ -157,7 +208,7 @@ class SitePlanner:
             SessionNeeds(
                 key=str(t.session_id),
                 arrival=t.started_at,
-                max_power_w=config.evse_power_w[t.charger_id],
+                max_power_w=t.max_power_w(config.evse_power_w[t.charger_id], now),
                 departure=t.departure,
                 energy_needed_wh=t.energy_needed_wh,
             )
@@ -189,9 +240,8 @@ class SitePlanner:
 
     @staticmethod
     def _needs_update(tracked: _Tracked, limit_w: float) -> bool:
-        return tracked.sent_limit_w is None or abs(tracked.sent_limit_w - limit_w) >= (
-            LIMIT_RESOLUTION_W
-        )
+        sent_w = tracked.sent_limit_w
+        return sent_w is None or limit_w < sent_w or limit_w - sent_w >= LIMIT_RESOLUTION_W
 
     async def _send(self, tracked: _Tracked, limit_w: float) -> None:
         if tracked.session_id not in self._sessions:
@@ -207,6 +257,7 @@ class SitePlanner:
             return
         if status == "Accepted":
             tracked.sent_limit_w = limit_w
+            tracked.limit_sent_at = self._clock.now()
         else:
             log.warning("%s refused a limit of %.0f W: %s", tracked.charger_id, limit_w, status)
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from central_system.app import CentralSystem
-from central_system.domain.model import Site
+from central_system.domain.model import MeterSample, Site
 from central_system.pricing import Money, TariffConfig
 from chargers_sim import ChargerConfig, emulated_charger
 from tests.clock import ManualClock
@@ -177,6 +177,34 @@ async def test_driver_needs_and_policy_switch_over_the_api(central, sqlite_url):
         stored = await again.service.get_session(session["session_id"])
         assert stored.energy_target_wh == 12_000
         assert stored.departure_at == START + timedelta(hours=3)
+    finally:
+        await again.stop()
+    await central.start()  # the fixture stops it again
+
+
+async def test_a_restart_resumes_the_sessions_under_way(central, sqlite_url):
+    """Sessions active when the CSMS stops are planned and priced again after it restarts."""
+    charger = emulated_charger(
+        ChargerConfig("YARD-16", central.ocpp_url, ocpp_version="1.6"), central.clock
+    )
+    await charger.power_on()
+    await charger.wait_online()
+    await charger.plug_in(1)
+    await charger.start_transaction(1, VALID_TOKEN)
+    await settle(charger)
+    (session,) = await central.service.list_sessions()
+    assert session.session_id in central.planner.plan("yard")
+    await charger.power_off()
+    await central.stop()
+
+    again = CentralSystem(csms_settings(sqlite_url), ManualClock(START + timedelta(minutes=5)))
+    await again.start(with_api=False)
+    try:
+        assert again.planner.plan("yard") == {session.session_id: 11_000.0}
+        # Billing follows it again: its next power reading counts towards the site's load.
+        reading = MeterSample(again.clock.now(), "Power.Active.Import", 10_000.0, "W")
+        again.billing.session_metered(session.session_id, [reading])
+        assert again.billing.utilisation("yard") == 0.5
     finally:
         await again.stop()
     await central.start()  # the fixture stops it again
