@@ -1,25 +1,33 @@
 """The caltech_week scenario through evch's twin, beside acnportal replaying the same week.
 
-    python benchmarks/twin_week.py [--target all|evch|acnportal] [--repeat 1]
+    python benchmarks/twin_week.py [--target all|evch|acnportal] [--repeat 1] [--cap-kw KW]
 
 (acnportal is an optional dependency: `pip install -e ".[dev,bench]"`.)
 
-- **evch**: `twin.runner.run_scenario` on `scenarios/caltech_week.toml` into a temporary run
-  directory: the SimPy twin drives 54 emulated OCPP chargers (1.6J and 2.0.1) over real
-  WebSockets against the project's central system, which commits every session to SQLite.
-- **acnportal** (0.3.3, Caltech ACN research simulator): the same week of sessions from the
-  scenario's ACN-Data CSV, replayed in `acnsim.Simulator` on `acnsim.sites.caltech_acn()`
-  with 5-minute periods, once uncontrolled (`algorithms.UncontrolledCharging`) and once least
-  laxity first (`algorithms.SortedSchedulingAlgo(algorithms.least_laxity_first)`). Each EV
-  asks for the session's delivered energy (as the twin's `energy = "delivered"` does), with
-  acnportal's `Battery` sized to that energy, empty at arrival and never rate-limiting (7 kW,
-  above the EVSEs' 32 A x 208 V = 6.66 kW). No acnportal data API (no network).
+Four runs of the same recorded week (`scenarios/caltech_week.toml`, 239 sessions, 54 EVSEs):
+
+- **evch uncontrolled**: `twin.runner.run_scenario` on the scenario as it is (policy
+  uncontrolled, grid limit 300 kW, never reached) into a temporary run directory: the SimPy
+  twin drives 54 emulated OCPP chargers (1.6J and 2.0.1) over real WebSockets against the
+  project's central system, which commits every session to SQLite. Its peak sets the cap.
+- **evch LLF**: the same scenario with `policy = "llf"` and `grid_limit_kw` = half that peak:
+  the CSMS's site planner keeps the site within it with OCPP TxProfiles, re-planning on
+  starts, stops, the drivers' departure and energy, and every `replan_interval_s`.
+- **acnportal uncontrolled** and **acnportal LLF** (0.3.3, Caltech ACN research simulator):
+  the same sessions from the scenario's ACN-Data CSV in `acnsim.Simulator` with 5-minute
+  periods, `algorithms.UncontrolledCharging()` under the scenario's grid limit and
+  `algorithms.SortedSchedulingAlgo(algorithms.least_laxity_first)` under the same cap as evch
+  LLF, on the scenario's site as acnportal sees it (`benchmarks/acn_baseline.py`: one
+  continuous 7 kW EVSE per charger at 208 V, one site-wide `Current` constraint at the cap).
+  Each EV asks for the session's delivered energy (as the twin's `energy = "delivered"`), with
+  an ideal battery sized to it. No acnportal data API (no network).
 
 Each run is timed on the wall clock around everything it does (evch: CSMS start, onboarding,
 the week, the run directory's files; acnportal: network, events, simulation, analysis). The
-table puts wall time, sessions/s, simulated days/s and energy side by side, with the ratio evch
-wall / acnportal wall: acnportal is an in-memory simulator without protocol or database, so
-the ratio is the price of the real stack. Results go to `benchmarks/results/twin_week.json`.
+table puts wall time, peak site power and its reduction against the same simulator's
+uncontrolled run, and energy delivered against that run, side by side, with evch / acnportal
+ratios: acnportal is an in-memory simulator without protocol or database, so the wall time
+ratio is the price of the real stack. Results go to `benchmarks/results/twin_week.json`.
 """
 
 from __future__ import annotations
@@ -30,17 +38,15 @@ import json
 import logging
 import os
 import platform
-import re
 import statistics
 import sys
 import tempfile
 import time
-import warnings
-from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
+from acn_baseline import recorded_sessions, replayed_site, run_acnportal, scenario_variant
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -52,64 +58,35 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 SCENARIO = ROOT / "scenarios" / "caltech_week.toml"
-GOAL_WALL_S = 30.0  # the issue's goal for the evch run of the week
+GOAL_WALL_S = 30.0  # the issue's goal for the evch run of the week (uncontrolled)
+CAP_SHARE = 0.5  # the issue's cap: half the uncontrolled peak
+PARITY = 0.02  # the issue's "delivered energy within 2 %" of acnportal's
 SHORT_KWH = 0.15  # a session is "short" when it got more than this below its recorded energy
-BATTERY_MAX_KW = 7.0  # acnportal battery: above the EVSEs' 6.66 kW, so it never limits
+RUNS = {  # result key -> (simulator, policy), in the order they run
+    "evch_uncontrolled": ("evch", "uncontrolled"),
+    "evch_llf": ("evch", "llf"),
+    "acnportal_uncontrolled": ("acnportal", "uncontrolled"),
+    "acnportal_llf": ("acnportal", "llf"),
+}
 TARGETS = {
     "all": ["evch", "acnportal"],
     "evch": ["evch"],
     "acnportal": ["acnportal"],
 }
 COLUMNS = {  # result key -> column heading
-    "evch": "evch\n(WebSockets, OCPP, SQLite)",
+    "evch_uncontrolled": "evch\nuncontrolled",
+    "evch_llf": "evch\nLLF, capped",
     "acnportal_uncontrolled": "acnportal\nuncontrolled",
-    "acnportal_llf": "acnportal\nLLF",
+    "acnportal_llf": "acnportal\nLLF, capped",
 }
 
 console = Console(width=None if sys.stdout.isatty() else 150)
 
 
 # -- the recorded week --------------------------------------------------------------------
-def recorded_sessions(loaded) -> pd.DataFrame:
-    """The CSV's sessions that arrive in the scenario's replay window, in arrival order.
-
-    The window is the one the twin replays (`[arrivals] start`, `days`, local days); rows with
-    a departure not after the arrival or no delivered energy are dropped, as the twin does.
-    """
-    scenario = loaded.scenario
-    spec = scenario.arrivals
-    frame = pd.read_csv(spec.path)
-    arrival = pd.to_datetime(frame["arrival"], utc=True, errors="coerce")
-    departure = pd.to_datetime(frame["departure"], utc=True, errors="coerce")
-    delivered = pd.to_numeric(frame["delivered_energy (kWh)"], errors="coerce")
-    local_day = arrival.dt.tz_convert(scenario.zone).dt.date
-    last_day = spec.start + timedelta(days=spec.days)
-    keep = (
-        arrival.notna()
-        & local_day.ge(spec.start)
-        & local_day.lt(last_day)
-        & (departure > arrival)
-        & (delivered > 0)
-    )
-    return (
-        pd.DataFrame(
-            {
-                "session_id": frame.loc[keep, "session_id"],
-                "station_id": frame.loc[keep, "station_id"],
-                "arrival": arrival[keep],
-                "departure": departure[keep],
-                "delivered_kwh": delivered[keep],
-            }
-        )
-        .sort_values(["arrival", "session_id"], kind="stable")
-        .reset_index(drop=True)
-    )
-
-
 def energy_figures(recorded: pd.DataFrame, delivered: dict[str, float]) -> dict:
     """Energy delivered beside the recorded energy: the total shortfall over all sessions, and
-    the sessions short by more than SHORT_KWH (LLF leaves up to one period at its minimum
-    pilot, <= 0.14 kWh, undelivered by design; that is not counted as short)."""
+    the sessions short by more than SHORT_KWH."""
     missing = {
         row.session_id: row.delivered_kwh - delivered.get(row.session_id, 0.0)
         for row in recorded.itertuples(index=False)
@@ -125,8 +102,9 @@ def energy_figures(recorded: pd.DataFrame, delivered: dict[str, float]) -> dict:
 
 
 # -- evch ---------------------------------------------------------------------------------
-def run_evch(loaded, recorded: pd.DataFrame) -> dict:
+def run_evch(loaded, recorded: pd.DataFrame, label: str) -> dict:
     scenario = loaded.scenario
+    site = replayed_site(loaded)
     with (
         tempfile.TemporaryDirectory(prefix="evch-twin-week-") as folder,
         Progress(
@@ -138,7 +116,7 @@ def run_evch(loaded, recorded: pd.DataFrame) -> dict:
             transient=True,
         ) as progress,
     ):
-        task = progress.add_task(scenario.scenario.name, total=1.0, at="")
+        task = progress.add_task(label, total=1.0, at="")
 
         def advance(simulated_s: float, total_s: float) -> None:
             at = (scenario.start_at + timedelta(seconds=simulated_s)).strftime("%Y-%m-%d %H:%M")
@@ -147,19 +125,27 @@ def run_evch(loaded, recorded: pd.DataFrame) -> dict:
         started = time.perf_counter()
         summary = asyncio.run(run_scenario(loaded, Path(folder), advance))
         wall_s = time.perf_counter() - started
-        sessions = pd.read_parquet(Path(folder) / "sessions.parquet")
-        csms_sessions = int(sessions["csms_energy_wh"].notna().sum())
+        out = Path(folder)
+        sessions = pd.read_parquet(out / "sessions.parquet")
+        power = pd.read_parquet(out / "site_power.parquet")
+        profiles = charging_profiles_sent(out / "ocpp_frames.jsonl")
+    power = power[power["site_id"] == site.id]
     delivered = (sessions.groupby("source_session_id")["energy_wh"].sum() / 1000.0).to_dict()
     result = {
         "wall_s": round(wall_s, 3),
         "run_wall_s": round(summary.wall_s, 3),  # as run_scenario measured it
+        "policy": site.policy,
+        "grid_limit_kw": site.grid_limit_kw,
         "arrivals": summary.arrivals,
         "sessions": summary.sessions,
-        "sessions_stored_by_csms": csms_sessions,
+        "sessions_stored_by_csms": int(sessions["csms_energy_wh"].notna().sum()),
         "refused": summary.refused,
         "simulated_days": summary.simulated_s / 86400.0,
         "frames": summary.frames,
-        "peak_kw": float(max(summary.peak_kw.values(), default=0.0)),
+        "charging_profiles_sent": profiles,
+        "peak_kw": float(summary.peak_kw.get(site.id, 0.0)),
+        # Meter intervals whose instantaneous peak went above the grid limit (the issue: never).
+        "intervals_over_limit": int((power["peak_power_kw"] > site.grid_limit_kw + 1e-6).sum()),
         "truncated_at_end": int(sessions["truncated"].sum()),
         "remapped": int(sessions["remapped"].notna().sum()),
     }
@@ -169,76 +155,31 @@ def run_evch(loaded, recorded: pd.DataFrame) -> dict:
     return result
 
 
+def charging_profiles_sent(frames_file: Path) -> int:
+    """SetChargingProfile calls the CSMS sent (both protocol versions)."""
+    count = 0
+    with frames_file.open(encoding="utf-8") as lines:
+        for line in lines:
+            if "SetChargingProfile" in line:
+                record = json.loads(line)
+                frame = json.loads(record["frame"])
+                count += (
+                    record["dir"] == "out" and frame[0] == 2 and frame[2] == "SetChargingProfile"
+                )
+    return count
+
+
 # -- acnportal ----------------------------------------------------------------------------
-def run_acnportal(loaded, recorded: pd.DataFrame, algorithm: str, period_min: int) -> dict:
-    from acnportal import acnsim, algorithms
-    from acnportal.acnsim import analysis
-
-    scenario = loaded.scenario
-    start = scenario.start_at
-    end_period = int((scenario.end_at - start).total_seconds() // (60 * period_min))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        started = time.perf_counter()
-        network = acnsim.sites.caltech_acn(basic_evse=False)
-        events = []
-        clipped = 0
-        for row in recorded.itertuples(index=False):
-            # acnportal's own ACN-Data conversion: whole periods from the start, rounded down.
-            arrival = int((row.arrival - start).total_seconds() // (60 * period_min))
-            departure = int((row.departure - start).total_seconds() // (60 * period_min))
-            if departure > end_period:  # the twin's week ends there too
-                departure, clipped = end_period, clipped + 1
-            battery = acnsim.Battery(row.delivered_kwh, 0, BATTERY_MAX_KW)
-            ev = acnsim.EV(
-                arrival, departure, row.delivered_kwh, row.station_id, row.session_id, battery
-            )
-            events.append(acnsim.PluginEvent(arrival, ev))
-        scheduler = (
-            algorithms.UncontrolledCharging()
-            if algorithm == "uncontrolled"
-            else algorithms.SortedSchedulingAlgo(algorithms.least_laxity_first)
-        )
-        sim = acnsim.Simulator(
-            network,
-            scheduler,
-            acnsim.EventQueue(events),
-            start,
-            period=period_min,
-            verbose=False,
-        )
-        sim.run()
-        energy_kwh = analysis.total_energy_delivered(sim)
-        power_kw = analysis.aggregate_power(sim)
-        wall_s = time.perf_counter() - started
-    delivered = {sid: float(ev.energy_delivered) for sid, ev in sim.ev_history.items()}
-    result = {
-        "wall_s": round(wall_s, 3),
-        "algorithm": algorithm,
-        "period_min": period_min,
-        "sessions": len(sim.ev_history),
-        # The week: periods 0 .. end_period - 1 (the run's last iteration only unplugs).
-        "simulated_days": min(sim.iteration, end_period) * period_min / 1440.0,
-        "iterations": sim.iteration,
-        "peak_kw": round(float(power_kw.max()), 3) if len(power_kw) else 0.0,
-        "departures_clipped_at_end": clipped,
-        # Uncontrolled ignores the network's limits; acnportal warns each period it is over.
-        "periods_over_network_limits": sum(
-            str(w.message).startswith("Invalid schedule") for w in caught
-        ),
-        "warnings": warning_kinds(caught),
-    }
-    result.update(energy_figures(recorded, delivered))
-    result["energy_kwh"] = round(float(energy_kwh), 3)
+def run_acn(loaded, recorded: pd.DataFrame, algorithm: str, cap_kw: float, period: int) -> dict:
+    run = run_acnportal(loaded, recorded, algorithm, cap_kw=cap_kw, period_min=period)
+    result = run.figures()
+    result["policy"] = algorithm
+    result["grid_limit_kw"] = result.pop("cap_kw")
+    # Uncontrolled ignores the constraint; LLF keeps to it (acnportal warns when it does not).
+    result["intervals_over_limit"] = result.pop("periods_over_cap")
+    result.update(energy_figures(recorded, run.delivered_kwh))
+    result["energy_kwh"] = round(run.energy_kwh, 3)
     return result
-
-
-def warning_kinds(caught) -> dict[str, int]:
-    """Warnings counted by kind: numbers blanked out, so one per message and not per period."""
-    kinds = Counter(
-        re.sub(r"\d+(\.\d+)?", "#", f"{w.category.__name__}: {w.message}")[:200] for w in caught
-    )
-    return dict(kinds.most_common())
 
 
 def repeated(run, repeat: int) -> dict:
@@ -252,7 +193,7 @@ def repeated(run, repeat: int) -> dict:
     return result
 
 
-# -- reporting ----------------------------------------------------------------------------
+# -- comparisons --------------------------------------------------------------------------
 def add_rates(result: dict) -> None:
     wall = result["wall_s"]
     result["sessions_per_s"] = round(result["sessions"] / wall, 2)
@@ -262,29 +203,76 @@ def add_rates(result: dict) -> None:
         result["frames_per_s"] = round(result["frames"] / wall, 1)
 
 
+def compare(results: dict) -> dict:
+    """Each run against its simulator's uncontrolled run, and evch against acnportal."""
+    ok = {key: r for key, r in results.items() if "failed" not in r}
+    for key, result in ok.items():
+        simulator, _ = RUNS[key]
+        base = ok.get(f"{simulator}_uncontrolled")
+        if base and base["peak_kw"] > 0 and base["energy_kwh"] > 0:
+            result["peak_reduction_pct"] = round(
+                100.0 * (1 - result["peak_kw"] / base["peak_kw"]), 2
+            )
+            result["energy_vs_uncontrolled_pct"] = round(
+                100.0 * result["energy_kwh"] / base["energy_kwh"], 2
+            )
+    ratios = {}
+    for policy in ("uncontrolled", "llf"):
+        evch, acn = ok.get(f"evch_{policy}"), ok.get(f"acnportal_{policy}")
+        if not (evch and acn):
+            continue
+        acn["evch_energy_ratio"] = round(evch["energy_kwh"] / acn["energy_kwh"], 4)
+        acn["evch_peak_ratio"] = round(evch["peak_kw"] / acn["peak_kw"], 4)
+        acn["evch_wall_ratio"] = round(evch["wall_s"] / acn["wall_s"], 2)
+        for what in ("energy", "peak", "wall"):
+            ratios[f"evch / acnportal {policy}: {what}"] = acn[f"evch_{what}_ratio"]
+    return ratios
+
+
+def parity(results: dict, cap_kw: float | None) -> dict | None:
+    """The issue's check on the capped LLF runs: energy within 2 %, both peaks within the cap."""
+    evch, acn = results.get("evch_llf", {}), results.get("acnportal_llf", {})
+    if "energy_kwh" not in evch or "energy_kwh" not in acn or cap_kw is None:
+        return None
+    gap = evch["energy_kwh"] / acn["energy_kwh"] - 1.0
+    return {
+        "cap_kw": cap_kw,
+        "energy_gap_pct": round(100.0 * gap, 2),
+        "energy_within_2pct": abs(gap) <= PARITY,
+        "evch_peak_within_cap": evch["peak_kw"] <= cap_kw + 1e-6,
+        "acnportal_peak_within_cap": acn["peak_kw"] <= cap_kw + 1e-5,
+    }
+
+
+# -- reporting ----------------------------------------------------------------------------
 ROWS = [  # label, key, format
+    ("policy", "policy", "{}"),
+    ("grid limit (cap) kW", "grid_limit_kw", "{:,.1f}"),
     ("wall time s", "wall_s", "{:,.2f}"),
     ("sessions", "sessions", "{:,}"),
     ("sessions / s", "sessions_per_s", "{:,.1f}"),
-    ("simulated days", "simulated_days", "{:,.2f}"),
     ("simulated days / s", "simulated_days_per_s", "{:,.3f}"),
     ("OCPP frames", "frames", "{:,}"),
-    ("OCPP frames / s", "frames_per_s", "{:,.0f}"),
+    ("charging profiles sent", "charging_profiles_sent", "{:,}"),
+    ("peak site power kW", "peak_kw", "{:,.1f}"),
+    ("peak reduction vs uncontrolled %", "peak_reduction_pct", "{:,.1f}"),
+    ("intervals over the limit", "intervals_over_limit", "{:,}"),
     ("energy delivered kWh", "energy_kwh", "{:,.1f}"),
-    ("recorded energy kWh (ACN-Data)", "recorded_energy_kwh", "{:,.1f}"),
+    ("energy vs uncontrolled %", "energy_vs_uncontrolled_pct", "{:,.2f}"),
     ("shortfall vs recorded kWh", "shortfall_kwh", "{:,.1f}"),
     (f"sessions short > {SHORT_KWH:g} kWh", "sessions_short", "{:,}"),
-    ("peak site power kW", "peak_kw", "{:,.1f}"),
-    ("5-min periods over network limits", "periods_over_network_limits", "{:,}"),
-    ("evch wall / this wall", "evch_wall_ratio", "{:,.1f}"),
+    ("evch / acnportal: energy", "evch_energy_ratio", "{:,.4f}"),
+    ("evch / acnportal: peak", "evch_peak_ratio", "{:,.3f}"),
+    ("evch / acnportal: wall time", "evch_wall_ratio", "{:,.1f}"),
 ]
 
 
-def render(results: dict, loaded) -> Table:
+def render(results: dict, loaded, recorded: pd.DataFrame) -> Table:
     scenario = loaded.scenario
     table = Table(
         title=f"{scenario.scenario.name}: {scenario.start_at:%Y-%m-%d} + "
-        f"{scenario.scenario.duration_h:g} h, Caltech ACN, recorded sessions replayed"
+        f"{scenario.scenario.duration_h:g} h, Caltech ACN, {len(recorded)} recorded sessions "
+        f"({recorded['delivered_kwh'].sum():,.1f} kWh) replayed"
     )
     table.add_column("metric")
     for key in results:
@@ -298,32 +286,50 @@ def render(results: dict, loaded) -> Table:
     return table
 
 
-def notes(results: dict) -> list[str]:
+def notes(results: dict, loaded, cap: dict, check: dict | None) -> list[str]:
     lines = []
-    evch = results.get("evch")
+    evch = results.get("evch_uncontrolled")
     if evch and "failed" not in evch:
         met = evch["wall_s"] < GOAL_WALL_S
         lines.append(
-            f"Goal: the evch week in under {GOAL_WALL_S:.0f} s wall: "
+            f"Goal: the evch week (uncontrolled) in under {GOAL_WALL_S:.0f} s wall: "
             + (
                 f"[green]met[/] ({evch['wall_s']:.1f} s)"
                 if met
                 else f"[red]not met[/] ({evch['wall_s']:.1f} s)"
             )
         )
+    if cap.get("cap_kw") is not None:
+        lines.append(f"Cap of the LLF runs: {cap['cap_kw']:g} kW = {cap['source']}.")
+    if check:
+        energy = "[green]met[/]" if check["energy_within_2pct"] else "[red]not met[/]"
+        peaks = (
+            "[green]both within it[/]"
+            if check["evch_peak_within_cap"] and check["acnportal_peak_within_cap"]
+            else "[red]not both within it[/]"
+        )
+        lines.append(
+            f"Parity (LLF under the cap): evch energy {check['energy_gap_pct']:+.2f} % vs "
+            f"acnportal's, within {PARITY:.0%}: {energy}; peaks vs the cap: {peaks}."
+        )
     lines.append(
         "acnportal is an in-memory simulator without protocol or database: evch wall / "
         "acnportal wall is the price of the real stack (WebSockets, OCPP 1.6J/2.0.1 frames, "
         "CSMS, SQLite commits, run directory files)."
     )
+    site, timing = replayed_site(loaded), loaded.scenario.timing
+    evses = sum(spec.evses * spec.count for spec in site.chargers)
+    powers = "/".join(f"{kw:g}" for kw in sorted({spec.max_power_kw for spec in site.chargers}))
     lines.append(
-        "Energy vs the recorded sessions: evch's EV model tapers above 80 % SoC behind 7 kW "
-        "stations, so sessions that needed nearly full power all along fall short; acnportal "
-        "charges at most 32 A x 208 V = 6.66 kW, in whole 5-minute periods (arrival and "
-        "departure rounded down); its LLF stops a session once less than one period at the "
-        "minimum pilot remains (<= 0.14 kWh) and keeps to the Caltech network's 150 kW "
-        "transformer and 80 A pod limits, which uncontrolled ignores (acnportal's warnings). "
-        "Both cut sessions at the end of the week."
+        f"Same site on both sides: {evses} EVSEs of {powers} kW and one site-wide limit "
+        "(acnportal: one Current constraint at the cap / 208 V, all EVSEs on one phase; no pod "
+        "or transformer limits). Differences: evch's EVs have their model's AC rating (e.g. "
+        "Nissan Leaf 3.6 kW) and taper above the scenario's taper SoC, while acnportal's "
+        "batteries take whatever the EVSE offers; acnportal works in whole periods (arrival and "
+        "departure rounded down), evch in continuous time, its planner seeing the energy "
+        f"delivered through the meter values (every {timing.meter_interval_s / 60:g} min) and "
+        f"re-planning every {timing.replan_interval_s / 60:g} min and on every start, stop and "
+        "driver update. Both cut sessions at the end of the run."
     )
     for key, result in results.items():
         if "failed" in result:
@@ -363,6 +369,15 @@ def versions() -> dict:
     return out
 
 
+# -- main ---------------------------------------------------------------------------------
+def acnportal_missing() -> bool:
+    try:
+        import acnportal  # noqa: F401
+    except ImportError:
+        return True
+    return False
+
+
 def main(args) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(  # the run's warnings and errors, away from the console
@@ -374,51 +389,68 @@ def main(args) -> int:
     started = datetime.now()
     loaded = load_scenario(args.scenario)
     recorded = recorded_sessions(loaded)
+    targets = TARGETS[args.target]
+    if "acnportal" in targets and acnportal_missing():
+        console.print(
+            '[red]acnportal is not installed: pip install -e ".[dev,bench]"; '
+            "skipping the baseline.[/]"
+        )
+        targets = [t for t in targets if t != "acnportal"]
+    cap = {"cap_kw": args.cap_kw, "source": "--cap-kw"} if args.cap_kw else {}
     results: dict[str, dict] = {}
-    for target in TARGETS[args.target]:
-        if target == "evch":
+    with tempfile.TemporaryDirectory(prefix="evch-twin-week-scenario-") as folder:
+        for key, (simulator, policy) in RUNS.items():
+            if simulator not in targets:
+                continue
+            if policy != "uncontrolled" and cap.get("cap_kw") is None:
+                results[key] = {"failed": "no uncontrolled peak to set the cap from"}
+                continue
             try:
-                results["evch"] = repeated(lambda: run_evch(loaded, recorded), args.repeat)
+                if simulator == "evch":
+                    run_loaded = loaded
+                    if policy != "uncontrolled":
+                        run_loaded = load_scenario(
+                            scenario_variant(
+                                Path(args.scenario),
+                                Path(folder),
+                                name=f"{loaded.scenario.scenario.name}_{policy}_capped",
+                                policy=policy,
+                                grid_limit_kw=cap["cap_kw"],
+                            )
+                        )
+                    label = f"{run_loaded.scenario.scenario.name} ({policy})"
+                    results[key] = repeated(
+                        lambda s=run_loaded, n=label: run_evch(s, recorded, n), args.repeat
+                    )
+                else:
+                    limit = replayed_site(loaded).grid_limit_kw
+                    limit = limit if policy == "uncontrolled" else cap["cap_kw"]
+                    with console.status(f"acnportal {policy} ..."):
+                        results[key] = repeated(
+                            lambda p=policy, c=limit: run_acn(loaded, recorded, p, c, args.period),
+                            args.repeat,
+                        )
             except Exception as error:
                 console.print_exception()
-                results["evch"] = {"failed": repr(error)}
-            continue
-        try:
-            import acnportal  # noqa: F401
-        except ImportError:
-            console.print(
-                '[red]acnportal is not installed: pip install -e ".[dev,bench]"; '
-                "skipping the baseline.[/]"
-            )
-            for algorithm in ("uncontrolled", "llf"):
-                results[f"acnportal_{algorithm}"] = {"failed": "acnportal not installed"}
-            continue
-        for algorithm in ("uncontrolled", "llf"):
-            key = f"acnportal_{algorithm}"
-            with console.status(f"acnportal {algorithm} ..."):
-                try:
-                    results[key] = repeated(
-                        lambda a=algorithm: run_acnportal(loaded, recorded, a, args.period),
-                        args.repeat,
-                    )
-                except Exception as error:
-                    console.print_exception()
-                    results[key] = {"failed": repr(error)}
-    evch_wall = results.get("evch", {}).get("wall_s")
-    ratios = {}
-    for key, result in results.items():
-        if "failed" in result:
-            continue
-        add_rates(result)
-        if evch_wall:
-            result["evch_wall_ratio"] = round(evch_wall / result["wall_s"], 2)
-            if key != "evch":
-                ratios[f"evch wall / {key} wall"] = result["evch_wall_ratio"]
-    console.print(render(results, loaded))
-    lines = notes(results)
+                results[key] = {"failed": repr(error)}
+                continue
+            if policy == "uncontrolled" and cap.get("cap_kw") is None:
+                peak_kw = results[key]["peak_kw"]
+                cap = {
+                    "cap_kw": round(CAP_SHARE * peak_kw, 3),
+                    "source": f"{CAP_SHARE:g} x {simulator}'s uncontrolled peak ({peak_kw:g} kW)",
+                }
+    for result in results.values():
+        if "failed" not in result:
+            add_rates(result)
+    ratios = compare(results)
+    check = parity(results, cap.get("cap_kw"))
+    console.print(render(results, loaded, recorded))
+    lines = notes(results, loaded, cap, check)
     for line in lines:
         console.print(line)
     log_lines = (RESULTS / "twin_week.log").read_text().splitlines()
+    evch_wall = results.get("evch_uncontrolled", {}).get("wall_s")
     report = {
         "benchmark": "twin_week",
         "date": started.isoformat(timespec="seconds"),
@@ -434,10 +466,12 @@ def main(args) -> int:
             "recorded_sessions": len(recorded),
             "recorded_energy_kwh": round(float(recorded["delivered_kwh"].sum()), 3),
         },
+        "cap": cap,
         "goal": {
             "evch_wall_s_below": GOAL_WALL_S,
             "met": None if not evch_wall else evch_wall < GOAL_WALL_S,
         },
+        "parity": check,
         "results": results,
         "ratios": ratios,
         "notes": [console.render_str(line).plain for line in lines],
@@ -457,7 +491,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--target",
         choices=list(TARGETS),
         default="all",
-        help="all = evch, then acnportal uncontrolled and LLF",
+        help="all = evch uncontrolled and LLF, then acnportal uncontrolled and LLF",
+    )
+    parser.add_argument(
+        "--cap-kw",
+        type=float,
+        default=None,
+        help="cap of the LLF runs (default: half the first uncontrolled run's peak)",
     )
     parser.add_argument("--period", type=int, default=5, help="acnportal period, minutes")
     parser.add_argument(
@@ -470,6 +510,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.period < 1 or args.repeat < 1:
         parser.error("--period and --repeat must be at least 1")
+    if args.cap_kw is not None and not args.cap_kw > 0:
+        parser.error("--cap-kw must be above 0")
     return args
 
 
