@@ -28,7 +28,13 @@ from chargers_sim.clock import Clock
 from chargers_sim.driver_display import DisplayedCost, DisplayKind, DriverDisplay
 from chargers_sim.meter import EnergyMeter
 from chargers_sim.outbox import Outbox
-from chargers_sim.smart_charging import ChargingProfile, ProfileStore, RateUnit, Rejection
+from chargers_sim.smart_charging import (
+    ChargingProfile,
+    ProfileStore,
+    RateUnit,
+    Rejection,
+    share_w,
+)
 from ocppj import ConnectionLost, FrameObserver, TappedConnection
 from ocppj.wire import to_wire_time
 
@@ -243,6 +249,7 @@ class EmulatedCharger:
         )
         evse.transaction = transaction
         self._queue_started(evse, transaction)
+        self._sharing_changed()
         await self._announce(evse)
         return transaction
 
@@ -264,6 +271,7 @@ class EmulatedCharger:
         evse.transaction = None
         self.profiles.transaction_ended(evse_id)  # TxProfiles end with their transaction
         evse.finished = evse.plugged
+        self._sharing_changed()
         self._queue_ended(evse, transaction, evse.meter.register_wh(), reason)
         if evse.inoperative_after_transaction:
             evse.operative, evse.inoperative_after_transaction = False, False
@@ -375,9 +383,17 @@ class EmulatedCharger:
         return self.config.max_power_kw * 1000.0
 
     def offered_w(self, evse_id: int) -> float:
-        """What the EVSE lets an EV draw now: its rating within the composite schedule, in W."""
+        """What the EVSE lets an EV draw now, in W: its rating within the composite schedule,
+        and within its share of a charger-wide cap while other EVSEs charge too."""
+        now = self.clock.now()
         evse = self.evse(evse_id)
-        return self.profiles.limit_w(evse_id, self.clock.now(), **self._supply(evse))
+        own_w = self.profiles.limit_w(evse_id, now, **self._supply(evse))
+        cap_w = self._charger_cap_w()
+        sharing = [e for e in self.evses.values() if e.transaction is not None and e is not evse]
+        if cap_w is None or not sharing:
+            return own_w
+        own = {e.evse_id: self.profiles.limit_w(e.evse_id, now, **self._supply(e)) for e in sharing}
+        return share_w(own | {evse_id: own_w}, cap_w)[evse_id]
 
     def next_limit_change(self, evse_id: int) -> datetime | None:
         """When `offered_w` changes next by the installed schedules (None: not by them)."""
@@ -465,6 +481,17 @@ class EmulatedCharger:
                 offered_w = self.offered_w(evse.evse_id)
                 if evse.meter.power_w > offered_w:
                     evse.meter.set_power(offered_w)
+
+    def _charger_cap_w(self) -> float | None:
+        supply = self._supply(None)
+        del supply["transaction_start"]  # a charger-wide cap is never Relative
+        return self.profiles.charger_cap_w(self.clock.now(), **supply)
+
+    def _sharing_changed(self) -> None:
+        """A transaction began or ended: under a charger-wide cap every EVSE's share moves."""
+        if len(self.evses) > 1 and self._charger_cap_w() is not None:
+            self._limits_changed(0)
+            self.spawn(self._tell_limit_change(0))
 
     async def _tell_limit_change(self, evse_id: int) -> None:
         if self.on_limit_change is not None:

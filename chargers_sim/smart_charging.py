@@ -17,6 +17,9 @@ Pure and version-agnostic: the protocol adapters map their wire types to the val
   for the supply's phases.
 - EVSE 0's composite is what the charger as a whole may draw: the sum of its EVSEs' limits, held
   down by the ChargePointMax profile (1.6 GetCompositeSchedule, K08: "total expected").
+- The ChargePointMax profile limits the charger as a whole, so EVSEs charging at once share it
+  (`share_w`). How is the charger's choice; these chargers water-fill it: every EVSE gets the
+  same level, clipped to its own limit, the level chosen to use the whole cap.
 """
 
 from __future__ import annotations
@@ -265,6 +268,19 @@ class ProfileStore:
         """Drop the EVSE's TxProfiles: they last as long as their transaction. True if any."""
         return self.clear(evse_id=evse_id, purpose="Tx")
 
+    def charger_cap_w(
+        self,
+        at: datetime,
+        *,
+        rated_w: float,
+        voltage_v: float = 230.0,
+        phases: int = 3,
+        dc: bool = False,
+    ) -> float | None:
+        """The prevailing ChargePointMax limit of the whole charger at `at`, in W (None: none)."""
+        supply = Supply(rated_w, voltage_v, phases, dc)
+        return self._prevailing_w(0, "ChargePointMax", at, at, supply)
+
     # -- the composite schedule ------------------------------------------------------------------
     def composite(
         self,
@@ -473,3 +489,19 @@ def _schedule_problem(profile: ChargingProfile, max_periods: int) -> str | None:
     if schedule.duration_s is not None and schedule.duration_s <= 0:
         return "duration must be > 0"
     return None
+
+
+def share_w(own_w: Mapping[int, float], cap_w: float) -> dict[int, float]:
+    """The charger's cap shared among EVSEs charging at once, each within its own limit:
+    the same level for all, clipped to each EVSE's limit, using as much of the cap as it can."""
+    shares: dict[int, float] = {}
+    left_w, waiting = max(0.0, cap_w), sorted(own_w, key=lambda n: (own_w[n], n))
+    while waiting:
+        level_w = left_w / len(waiting)
+        evse_id = waiting[0]
+        if own_w[evse_id] > level_w:
+            return shares | {n: level_w for n in waiting}
+        shares[evse_id] = own_w[evse_id]
+        left_w -= own_w[evse_id]
+        waiting.pop(0)
+    return shares

@@ -214,3 +214,37 @@ async def test_a_remote_start_with_a_tx_profile_uses_it(csms, charger_factory):
     assert charger.evse(1).transaction is not None
     assert changes == [1]
     assert charger.set_power(1, 22_000) == 7_400
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_a_charger_wide_cap_is_shared_by_the_evses_charging(csms, charger_factory, version):
+    """A ChargePointMax / ChargingStationMax profile limits the charger as a whole: two EVSEs
+    charging at once share it (each EVSE's composite still shows the cap, as the specs define
+    it); when one stops, the other may take the whole cap again."""
+    clock = ManualClock()
+    charger = await charger_factory(f"CP-MAX-{version}", version, clock, evse_count=2)
+    changes: list[int] = []
+    charger.on_limit_change = changes.append
+    link = csms.gateway.link(charger.id)
+    profile = tx_profile(version, None, clock.now(), [{"start_period": 0, "limit": 15_000.0}])
+    profile.pop("transaction_id", None)
+    profile["charging_profile_purpose"] = (
+        "ChargePointMaxProfile" if version == "1.6" else "ChargingStationMaxProfile"
+    )
+    assert (await link.request(set_profile(version, 0, profile))).status == "Accepted"
+    for evse_id in (1, 2):
+        await charger.plug_in(evse_id)
+    await charger.start_transaction(1, VALID_TOKEN)
+    assert charger.set_power(1, 22_000) == 15_000  # alone: the whole cap
+    await charger.start_transaction(2, "TAG-SECOND")
+    await charger.settle()
+    assert charger.evse(1).meter.power_w == 7_500  # held to its share at once
+    assert charger.set_power(2, 22_000) == 7_500
+    assert charger.evse(1).meter.power_w + charger.evse(2).meter.power_w == 15_000
+    assert 0 in changes  # the EVs at every EVSE were told to decide their draw again
+    assert (await composite(link, version, 1, 600))[2] == [(0, 15000.0)]
+    assert (await composite(link, version, 0, 600))[2] == [(0, 15000.0)]
+
+    await charger.stop_transaction(2, "Local")
+    assert charger.offered_w(1) == 15_000
+    assert charger.set_power(1, 22_000) == 15_000
