@@ -49,9 +49,10 @@ price_aware
     needs at ``max_power_w``, ties going to the earlier step), or when its laxity is
     ``<= step_s`` (it must charge now to finish; this also covers a last step cut short by the
     departure). Due sessions are served first, in LLF order, from the full
-    limit; the others (including those with an unknown departure or energy) get what is left,
-    in LLF order, only when the current price is at or below the median of the published
-    prices, otherwise 0. Steps that no published price covers rank after all priced steps, and
+    limit; the others get what is left, in LLF order, only when waiting cannot buy cheaper
+    energy: no step before their departure is cheaper than the current one (with an unknown
+    departure or energy: the current price is at or below the median of the published prices),
+    otherwise 0. Steps that no published price covers rank after all priced steps, and
     an unpriced current step is not cheap; with no prices published at all the policy is plain
     LLF.
 renewable_following
@@ -297,10 +298,13 @@ def _price_aware(plan: _Plan, limit_w: float) -> list[float]:
     due = (known & (rank_now < steps_needed)) | urgent
     cheap_now = len(prices) == 0 or step_prices[0] <= float(np.median(prices))
 
+    # The others use what is left only when waiting cannot buy cheaper energy: no cheaper step
+    # comes before they leave (an unknown departure: the price now is at or below the median).
+    no_cheaper_ahead = np.where(known, rank_now == 0, cheap_now)
     alloc_w = [0.0] * len(plan.max_w)
     left_w = _serve(plan, _llf_order(plan, eligible[due].tolist()), limit_w, alloc_w)
-    if cheap_now:
-        _serve(plan, _llf_order(plan, eligible[~due].tolist()), left_w, alloc_w)
+    waiting = eligible[~due & no_cheaper_ahead].tolist()
+    _serve(plan, _llf_order(plan, waiting), left_w, alloc_w)
     return alloc_w
 
 

@@ -263,6 +263,19 @@ def test_price_aware_fills_in_at_the_median_price_but_not_above():
     assert allocate("price_aware", [open_ended], 7_000.0, at(3), prices) == {"open": 0.0}
 
 
+def test_price_aware_waits_for_a_cheaper_step_before_the_departure():
+    # Mostly dear, cheap from 02:00: a skewed tariff whose median is the dear price. A session
+    # with slack does not fill in at 50 when 15 comes before it leaves, and does once it is 15.
+    prices = SiteSignals([(at(h), at(h + 1), p) for h, p in enumerate([50.0, 50.0, 15.0, 50.0])])
+    flexible = session("flex", departure=at(4), energy_wh=5_000.0)  # half an hour at 11 kW
+    assert allocate("price_aware", [flexible], 22_000.0, at(0), prices, step_s=3_600) == {
+        "flex": 0.0
+    }
+    assert allocate("price_aware", [flexible], 22_000.0, at(2), prices, step_s=3_600) == {
+        "flex": 5_000.0  # 5 kWh over the one-hour step
+    }
+
+
 def test_price_aware_without_prices_is_llf():
     sessions, now = edf_llf_case()
     assert allocate("price_aware", sessions, 11_000.0, now) == {"a": 0.0, "b": 11_000.0}

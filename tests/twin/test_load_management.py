@@ -39,10 +39,12 @@ SIGNALS = {
 }
 
 
-def scenario_file(tmp_path: Path, policy: str) -> Path:
+def scenario_file(
+    tmp_path: Path, policy: str, sessions=SESSIONS, site_extra: str | None = None
+) -> Path:
     rows = "".join(
         acn_row(f"{a}:00", f"{d}:00", kwh, station, n)
-        for n, (a, d, kwh, station) in enumerate(SESSIONS)
+        for n, (a, d, kwh, station) in enumerate(sessions)
     )
     write_sessions_csv(tmp_path / "sessions.csv", rows)
     path = tmp_path / "scenario.toml"
@@ -66,7 +68,7 @@ location = {{ latitude = 34.1, longitude = -118.1 }}
 currency = "USD"
 grid_limit_kw = {LIMIT_KW}
 policy = "{policy}"
-{SIGNALS.get(policy, "")}
+{SIGNALS.get(policy, "") if site_extra is None else site_extra}
 chargers = [
     {{ id = "OLD", protocol = "1.6", max_power_kw = 7, count = 2 }},
     {{ id = "NEW", protocol = "2.0.1", max_power_kw = 7, count = 2 }},
@@ -133,3 +135,35 @@ def test_limits_bind_and_deadlines_shape_the_plan(tmp_path: Path):
     early_leaver = "s3"  # NEW-2, 07:30-09:30, wants 6 kWh
     assert delivered["edf"][early_leaver] >= 0.98 * 6000
     assert delivered["edf"][early_leaver] > delivered["uncontrolled"][early_leaver]
+
+
+# A working day at the lot: four EVs parked 07:00-17:30, 12 kWh each; energy costs 15 (cents
+# per kWh) from 11:00 to 15:00 and 50 otherwise, and the 12 kW limit can serve all four in
+# those four hours.
+WORKDAY = [
+    ("07:00", "17:30", 12.0, "OLD-1"),
+    ("07:05", "17:30", 12.0, "OLD-2"),
+    ("07:10", "17:30", 12.0, "NEW-1"),
+    ("07:15", "17:30", 12.0, "NEW-2"),
+]
+MIDDAY_TARIFF = """tariff = { bands = [
+    { start_hour = 0, end_hour = 11, price_minor_per_kwh = 50 },
+    { start_hour = 11, end_hour = 15, price_minor_per_kwh = 15 },
+    { start_hour = 15, end_hour = 24, price_minor_per_kwh = 50 },
+] }"""
+
+
+def test_price_aware_charges_when_energy_is_cheap(tmp_path: Path):
+    """The same day under price_aware and llf, both billed by the same tariff: price_aware
+    moves the charging into the cheap hours and the drivers pay less for the same energy."""
+    paid = {}
+    for policy in ("price_aware", "llf"):
+        folder = tmp_path / policy
+        folder.mkdir()
+        path = scenario_file(folder, policy, WORKDAY, MIDDAY_TARIFF)
+        summary = asyncio.run(run_scenario(load_scenario(path), folder / "run"))
+        sessions = pd.read_parquet(folder / "run" / "sessions.parquet")
+        assert summary.peak_kw["lot"] <= LIMIT_KW + 1e-6
+        assert (sessions["energy_wh"] >= 0.98 * 12_000).all(), policy  # everyone is served
+        paid[policy] = sessions["cost_minor"].sum() / sessions["energy_wh"].sum() * 1000
+    assert paid["price_aware"] < 20 < paid["llf"], paid  # cents per kWh, on average
