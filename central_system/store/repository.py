@@ -424,13 +424,15 @@ def list_sites(db: Session) -> list[Site]:
 
 def publish_prices(
     db: Session, site_id: str, intervals: list[tuple[PriceInterval, float]], at: datetime
-) -> None:
-    """Store (interval, utilisation) pairs not yet published; a published price never changes."""
+) -> list[PriceInterval]:
+    """Store (interval, utilisation) pairs not yet published; a published price never changes.
+
+    Returns the intervals as stored: the earlier publication where there was one."""
+    stored = []
     for interval, utilisation in intervals:
-        if db.get(SitePriceRow, (site_id, interval.start)) is not None:
-            continue
-        db.add(
-            SitePriceRow(
+        row = db.get(SitePriceRow, (site_id, interval.start))
+        if row is None:
+            row = SitePriceRow(
                 site_id=site_id,
                 start=interval.start,
                 end=interval.end,
@@ -440,8 +442,10 @@ def publish_prices(
                 utilisation=utilisation,
                 published_at=at,
             )
-        )
+            db.add(row)
+        stored.append(_price(row))
     db.flush()
+    return stored
 
 
 def published_prices(
