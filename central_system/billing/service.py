@@ -16,13 +16,13 @@ transaction starts, the running cost at every new interval, and the total when i
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from central_system.background import BackgroundTasks
 from central_system.clock import Clock
 from central_system.domain.model import (
     ChargingSession,
@@ -91,8 +91,7 @@ class BillingService:
         self._outbox: dict[str, list[Notice]] = {}  # by charger id
         self._forecasts: dict[tuple[str, datetime], int] = {}
         self._current: dict[str, PriceInterval] = {}  # the latest published price, by site
-        self._tasks: set[asyncio.Task] = set()
-        self._periodic: asyncio.Task | None = None
+        self._background = BackgroundTasks()
 
     # -- sites -------------------------------------------------------------------------------
     async def add_site(self, site: Site, wholesale: WholesalePriceSignal | None = None) -> None:
@@ -105,8 +104,7 @@ class BillingService:
             self._site_of[charger_id] = site.site_id
         self._forecasts = {k: v for k, v in self._forecasts.items() if k[0] != site.site_id}
         await self.publish(site.site_id)
-        if self._periodic is None:
-            self._periodic = asyncio.create_task(self._every_interval(), name="site-prices")
+        self._background.start_timer(self._every_interval(), name="site-prices")
 
     def priced(self, site_id: str) -> bool:
         return site_id in self._sites
@@ -264,7 +262,7 @@ class BillingService:
         """Our answer to a start or stop has gone out: tell the driver now."""
         notices = self._outbox.pop(charger_id, None)
         if notices:
-            self._spawn(self._tell(charger_id, notices))
+            self._background.spawn(self._tell(charger_id, notices))
 
     def _notify(self, charger_id: str, notice: Notice) -> None:
         self._outbox.setdefault(charger_id, []).append(notice)
@@ -317,16 +315,7 @@ class BillingService:
                 await self._tell_running_costs(site_id, price)
 
     async def stop(self) -> None:
-        tasks = [t for t in [self._periodic, *self._tasks] if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._periodic = None
-
-    def _spawn(self, coroutine) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        await self._background.cancel()
 
 
 def register_points(session: ChargingSession) -> list[tuple[datetime, int]]:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from central_system.background import BackgroundTasks
 from central_system.clock import Clock
 from central_system.domain.model import (
     ChargingSession,
@@ -116,8 +117,7 @@ class SitePlanner:
         self._sites: dict[str, _SiteState] = {}
         self._site_of: dict[str, str] = {}  # charger id -> site id
         self._sessions: dict[int, _Tracked] = {}
-        self._tasks: set[asyncio.Task] = set()
-        self._periodic: asyncio.Task | None = None
+        self._background = BackgroundTasks()
 
     # -- configuration -----------------------------------------------------------------------
     def add_site(self, config: Site) -> None:
@@ -126,15 +126,14 @@ class SitePlanner:
         self._sites[config.site_id] = _SiteState(config)
         for charger_id in config.evse_power_w:
             self._site_of[charger_id] = config.site_id
-        if self._periodic is None:
-            self._periodic = asyncio.create_task(self._every_interval(), name="site-planner")
+        self._background.start_timer(self._every_interval(), name="site-planner")
 
     def set_policy(self, site_id: str, policy: str) -> None:
         """Switch a site's policy at run time; it takes effect at once."""
         require_policy(policy)
         state = self._sites[site_id]
         state.config = replace(state.config, policy=policy)
-        self._spawn(self.replan(site_id))
+        self._background.spawn(self.replan(site_id))
 
     def sites(self) -> list[str]:
         return sorted(self._sites)
@@ -176,7 +175,9 @@ class SitePlanner:
             and s.value is not None
         ]
         if power and tracked.measured(max(power, key=lambda s: s.timestamp)):
-            self._spawn(self.replan(tracked.site_id))  # hand what it cannot use to the others
+            self._background.spawn(
+                self.replan(tracked.site_id)
+            )  # hand what it cannot use to the others
 
     def session_stopped(self, session: ChargingSession) -> None:
         self._sessions.pop(session.session_id, None)
@@ -187,13 +188,13 @@ class SitePlanner:
         if tracked is not None:
             tracked.departure = session.departure_at
             tracked.energy_target_wh = session.energy_target_wh
-            self._spawn(self.replan(tracked.site_id))
+            self._background.spawn(self.replan(tracked.site_id))
 
     def sessions_changed(self, charger_id: str) -> None:
         """Re-plan the charger's site (called once our answer to its start/stop went out)."""
         site_id = self._site_of.get(charger_id)
         if site_id is not None:
-            self._spawn(self.replan(site_id))
+            self._background.spawn(self.replan(site_id))
 
     # -- planning ----------------------------------------------------------------------------
     def plan(self, site_id: str) -> dict[int, float]:
@@ -263,19 +264,10 @@ class SitePlanner:
 
     # -- the interval ------------------------------------------------------------------------
     async def stop(self) -> None:
-        tasks = [t for t in [self._periodic, *self._tasks] if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._periodic = None
+        await self._background.cancel()
 
     async def _every_interval(self) -> None:
         while True:
             await self._clock.sleep(self.interval_s)
             for site_id in sorted(self._sites):
                 await self.replan(site_id)
-
-    def _spawn(self, coroutine) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)

@@ -53,6 +53,19 @@ async def advance(clock: ManualClock, seconds: float, *chargers) -> None:
         await settle(*chargers)
 
 
+async def charging(central, charger_id: str, version: str, id_token: str, **config):
+    """An emulated charger of the site, online, with a transaction on EVSE 1."""
+    charger = emulated_charger(
+        ChargerConfig(charger_id, central.ocpp_url, ocpp_version=version, **config), central.clock
+    )
+    await charger.power_on()
+    await charger.wait_online()
+    await charger.plug_in(1)
+    await charger.start_transaction(1, id_token)
+    await settle(charger)
+    return charger
+
+
 @pytest.fixture
 async def central(sqlite_url):
     clock = ManualClock(START)
@@ -67,17 +80,10 @@ async def central(sqlite_url):
 async def test_sessions_are_billed_per_interval_and_shown_to_the_driver(central):
     clock = central.clock
     chargers = [
-        emulated_charger(
-            ChargerConfig(charger_id, central.ocpp_url, ocpp_version=version, meter_interval_s=60),
-            clock,
-        )
-        for charger_id, version in (("YARD-16", "1.6"), ("YARD-201", "2.0.1"))
+        await charging(central, "YARD-16", "1.6", VALID_TOKEN, meter_interval_s=60),
+        await charging(central, "YARD-201", "2.0.1", SECOND_TOKEN, meter_interval_s=60),
     ]
     for charger in chargers:
-        await charger.power_on()
-        await charger.wait_online()
-        await charger.plug_in(1)
-        await charger.start_transaction(1, VALID_TOKEN if charger.id == "YARD-16" else SECOND_TOKEN)
         charger.set_power(1, 11_000)  # the planner's profile caps it at its share
     await settle(*chargers)
     await advance(clock, 1800, *chargers)  # two quarter-hour boundaries
@@ -122,14 +128,7 @@ async def test_sessions_are_billed_per_interval_and_shown_to_the_driver(central)
 
 
 async def test_driver_needs_and_policy_switch_over_the_api(central, sqlite_url):
-    charger = emulated_charger(
-        ChargerConfig("YARD-201", central.ocpp_url, ocpp_version="2.0.1"), central.clock
-    )
-    await charger.power_on()
-    await charger.wait_online()
-    await charger.plug_in(1)
-    await charger.start_transaction(1, VALID_TOKEN)
-    await settle(charger)
+    charger = await charging(central, "YARD-201", "2.0.1", VALID_TOKEN)
     async with httpx.AsyncClient(base_url=central.api_url, timeout=10) as api:
         (session,) = (await api.get("/sessions")).json()
         url = f"/sessions/{session['session_id']}/needs"
@@ -184,14 +183,7 @@ async def test_driver_needs_and_policy_switch_over_the_api(central, sqlite_url):
 
 async def test_a_restart_resumes_the_sessions_under_way(central, sqlite_url):
     """Sessions active when the CSMS stops are planned and priced again after it restarts."""
-    charger = emulated_charger(
-        ChargerConfig("YARD-16", central.ocpp_url, ocpp_version="1.6"), central.clock
-    )
-    await charger.power_on()
-    await charger.wait_online()
-    await charger.plug_in(1)
-    await charger.start_transaction(1, VALID_TOKEN)
-    await settle(charger)
+    charger = await charging(central, "YARD-16", "1.6", VALID_TOKEN)
     (session,) = await central.service.list_sessions()
     assert session.session_id in central.planner.plan("yard")
     await charger.power_off()
