@@ -51,10 +51,6 @@ class DisplayedCost:
     source: str = ""  # the OCPP message that brought it, e.g. "CostUpdated"
 
 
-# Also a fitting name where it holds a text rather than a cost.
-DisplayedMessage = DisplayedCost
-
-
 class DriverDisplay:
     """The charger's screen, as a log of everything shown on it, oldest first."""
 
@@ -123,7 +119,6 @@ __all__ = [
     "ChargingPrice",
     "DisplayKind",
     "DisplayedCost",
-    "DisplayedMessage",
     "DriverDisplay",
     "decimal_amount",
 ]
