@@ -20,6 +20,7 @@ from central_system.config import Settings
 from central_system.domain.model import IdToken, IdTokenStatus, OcppVersion
 from central_system.store import Database, migrate
 from central_system.store import repository as repo
+from programs.localnet import LocalnetServer
 
 app = typer.Typer(
     help="EVCH: EV charging network platform and its digital twin.", no_args_is_help=True
@@ -36,6 +37,26 @@ DatabaseUrl = Annotated[
 
 def _settings(**overrides) -> Settings:
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+@app.command()
+def validator(
+    host: Annotated[str, typer.Option(help="interface")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="JSON-RPC port")] = 8899,
+) -> None:
+    """Run a local Solana cluster: LiteSVM behind the standard JSON-RPC (like
+    solana-test-validator), for `EVCH_LEDGER_URL=http://HOST:PORT` and any Solana client."""
+    asyncio.run(_validate_forever(host, port))
+
+
+async def _validate_forever(host: str, port: int) -> None:
+    async with LocalnetServer(host=host, port=port) as server:
+        console.print(f"Solana JSON-RPC  {server.url}  (LiteSVM; transactions final at once)")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
 
 
 @app.command()
