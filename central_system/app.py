@@ -25,6 +25,7 @@ from central_system.smart_charging.planner import SitePlanner
 from central_system.smart_charging.policies import SiteSignals
 from central_system.store import Database, migrate
 from central_system.store import repository as repo
+from central_system.tokens.service import TokenService
 from ocppj import FrameObserver
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class CentralSystem:
         )
         self.service.listeners += [self.planner, self.billing]
         self._feeds: dict[str, SiteFeeds] = {}
+        self.tokens: TokenService | None = None
         self.ocpp = OcppServer(self.service, self.gateway, self.clock, settings, frame_observer)
         self.api = create_app(self.service, self.gateway, self)
         self._api_server: uvicorn.Server | None = None
@@ -106,6 +108,14 @@ class CentralSystem:
             ),
         )
 
+    # -- tokens ------------------------------------------------------------------------------
+    def attach_tokens(self, tokens: TokenService) -> None:
+        """Mint a Proof-of-Charge for every completed session from now on (and any left
+        pending by an earlier run)."""
+        self.tokens = tokens
+        self.service.listeners.append(tokens)
+        tokens.start()
+
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self, *, with_api: bool = True) -> None:
         await asyncio.to_thread(migrate, self.settings.database_url)
@@ -137,6 +147,8 @@ class CentralSystem:
             self._api_server = None
         await self.planner.stop()
         await self.billing.stop()
+        if self.tokens is not None:
+            await self.tokens.stop()
         await self.ocpp.stop()
         await asyncio.to_thread(self.db.close)
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -177,3 +178,48 @@ class SessionChargeRow(Base):
     price_minor_per_kwh: Mapped[int] = mapped_column(BigInteger)
     energy_wh: Mapped[int] = mapped_column(BigInteger)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class WalletRow(Base):
+    """A holder's EVCH wallet: custodial (the secret key is kept here, encrypted at rest in a
+    real deployment: never logged, never returned) or external (a public key only)."""
+
+    __tablename__ = "wallets"
+
+    owner_ref: Mapped[str] = mapped_column(String(64), primary_key=True)  # id token or operator
+    pubkey: Mapped[str] = mapped_column(String(44), unique=True)
+    secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    token_account: Mapped[str] = mapped_column(String(44))
+    kyc_status: Mapped[str] = mapped_column(String(16))  # pending, approved, refused, revoked
+    kyc_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TokenTransactionRow(Base):
+    """One token operation of the central system: its outbox row while pending, then its
+    on-chain signature and result. A session has at most one Proof-of-Charge row."""
+
+    __tablename__ = "token_transactions"
+    __table_args__ = (
+        UniqueConstraint("kind", "session_id", name="uq_token_transaction_session"),
+        Index("ix_token_transaction_status", "status"),
+    )
+
+    tx_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    kind: Mapped[str] = mapped_column(String(24))
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("charging_sessions.session_id", ondelete="SET NULL")
+    )
+    owner_ref: Mapped[str | None] = mapped_column(String(64))
+    amount_raw: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))  # pending, confirmed, blocked, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    signature: Mapped[str | None] = mapped_column(String(96))
+    error: Mapped[str | None] = mapped_column(Text)
+    compute_units: Mapped[int | None] = mapped_column(Integer)
+    slot: Mapped[int | None] = mapped_column(BigInteger)
+    detail: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -66,7 +66,7 @@ class TokenAuthorities:
 
 @dataclass(frozen=True)
 class TokenSettings:
-    rates: Rates = Rates()
+    rates: Rates = field(default_factory=Rates)
     transfer_fee_bps: int = 50  # the platform fee on EVCH transfers
     maximum_fee_raw: int = 5 * 10**6  # 5 EVCH
     min_lock_s: int = DAY_S

@@ -1,0 +1,58 @@
+"""Token-side values of the domain: wallets and the token operations the central system makes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class KycStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"  # the holder's token account is thawed
+    REFUSED = "refused"  # frozen: cannot receive or pay
+    REVOKED = "revoked"  # approved once, frozen again
+
+
+class TokenTxKind(StrEnum):
+    PROOF_OF_CHARGE = "proof_of_charge"  # mint for a verified session
+    KYC_THAW = "kyc_thaw"
+    KYC_FREEZE = "kyc_freeze"
+
+
+class TokenTxStatus(StrEnum):
+    PENDING = "pending"  # in the outbox: to be sent (again)
+    CONFIRMED = "confirmed"  # final on the ledger
+    BLOCKED = "blocked"  # waits for something else (e.g. the driver's KYC)
+    FAILED = "failed"  # refused for good; the error says why
+
+
+@dataclass(frozen=True)
+class Wallet:
+    """A holder's wallet; custodial ones have their key in the central system (never shown)."""
+
+    owner_ref: str  # the driver's id token, or the operator's name
+    pubkey: str
+    token_account: str  # the associated EVCH account
+    kyc_status: KycStatus
+    custodial: bool
+    created_at: datetime
+    kyc_checked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TokenTransaction:
+    tx_id: int
+    kind: TokenTxKind
+    status: TokenTxStatus
+    session_id: int | None
+    owner_ref: str | None
+    amount_raw: int | None
+    attempts: int
+    signature: str | None
+    error: str | None
+    compute_units: int | None
+    slot: int | None
+    detail: dict | None
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,178 @@
+"""Queries and updates of wallets and token transactions (see repository.py for the style)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from central_system.domain.tokens import (
+    KycStatus,
+    TokenTransaction,
+    TokenTxKind,
+    TokenTxStatus,
+    Wallet,
+)
+from central_system.store.models import TokenTransactionRow, WalletRow
+
+
+def _wallet(row: WalletRow) -> Wallet:
+    return Wallet(
+        owner_ref=row.owner_ref,
+        pubkey=row.pubkey,
+        token_account=row.token_account,
+        kyc_status=KycStatus(row.kyc_status),
+        custodial=row.secret is not None,
+        created_at=row.created_at,
+        kyc_checked_at=row.kyc_checked_at,
+    )
+
+
+def _transaction(row: TokenTransactionRow) -> TokenTransaction:
+    return TokenTransaction(
+        tx_id=row.tx_id,
+        kind=TokenTxKind(row.kind),
+        status=TokenTxStatus(row.status),
+        session_id=row.session_id,
+        owner_ref=row.owner_ref,
+        amount_raw=row.amount_raw,
+        attempts=row.attempts,
+        signature=row.signature,
+        error=row.error,
+        compute_units=row.compute_units,
+        slot=row.slot,
+        detail=row.detail,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+# -- wallets ---------------------------------------------------------------------------------
+
+
+def insert_wallet(
+    db: Session,
+    owner_ref: str,
+    pubkey: str,
+    token_account: str,
+    secret: bytes | None,
+    now: datetime,
+) -> Wallet:
+    row = WalletRow(
+        owner_ref=owner_ref,
+        pubkey=pubkey,
+        token_account=token_account,
+        secret=secret,
+        kyc_status=KycStatus.PENDING.value,
+        created_at=now,
+    )
+    db.add(row)
+    db.flush()
+    return _wallet(row)
+
+
+def get_wallet(db: Session, owner_ref: str) -> Wallet | None:
+    row = db.get(WalletRow, owner_ref)
+    return None if row is None else _wallet(row)
+
+
+def list_wallets(db: Session) -> list[Wallet]:
+    return [_wallet(r) for r in db.scalars(select(WalletRow).order_by(WalletRow.owner_ref))]
+
+
+def wallet_secret(db: Session, owner_ref: str) -> bytes | None:
+    """A custodial wallet's secret key: for signing only, never for display."""
+    row = db.get(WalletRow, owner_ref)
+    return None if row is None else row.secret
+
+
+def set_kyc(db: Session, owner_ref: str, status: KycStatus, now: datetime) -> Wallet:
+    row = db.get(WalletRow, owner_ref)
+    row.kyc_status, row.kyc_checked_at = status.value, now
+    db.flush()
+    return _wallet(row)
+
+
+# -- token transactions ----------------------------------------------------------------------
+
+
+def enqueue(
+    db: Session,
+    kind: TokenTxKind,
+    now: datetime,
+    *,
+    session_id: int | None = None,
+    owner_ref: str | None = None,
+    amount_raw: int | None = None,
+) -> TokenTransaction | None:
+    """A new pending operation; None when the session already has one of this kind."""
+    if session_id is not None:
+        existing = db.scalars(
+            select(TokenTransactionRow).where(
+                TokenTransactionRow.kind == kind.value,
+                TokenTransactionRow.session_id == session_id,
+            )
+        ).first()
+        if existing is not None:
+            return None
+    row = TokenTransactionRow(
+        kind=kind.value,
+        session_id=session_id,
+        owner_ref=owner_ref,
+        amount_raw=amount_raw,
+        status=TokenTxStatus.PENDING.value,
+        attempts=0,
+        created_at=now,
+        updated_at=now,
+    )
+    db.add(row)
+    db.flush()
+    return _transaction(row)
+
+
+def record_transaction(
+    db: Session, kind: TokenTxKind, status: TokenTxStatus, now: datetime, **fields: object
+) -> TokenTransaction:
+    """An operation made at once (not through the outbox), with its outcome."""
+    row = TokenTransactionRow(
+        kind=kind.value, status=status.value, attempts=1, created_at=now, updated_at=now, **fields
+    )
+    db.add(row)
+    db.flush()
+    return _transaction(row)
+
+
+def update_transaction(
+    db: Session, tx_id: int, now: datetime, **changes: object
+) -> TokenTransaction:
+    row = db.get(TokenTransactionRow, tx_id)
+    for name, value in changes.items():
+        if isinstance(value, TokenTxStatus):
+            value = value.value
+        setattr(row, name, value)
+    row.updated_at = now
+    db.flush()
+    return _transaction(row)
+
+
+def transactions_in(
+    db: Session, statuses: tuple[TokenTxStatus, ...], kind: TokenTxKind | None = None
+) -> list[TokenTransaction]:
+    stmt = select(TokenTransactionRow).where(
+        TokenTransactionRow.status.in_([s.value for s in statuses])
+    )
+    if kind is not None:
+        stmt = stmt.where(TokenTransactionRow.kind == kind.value)
+    return [_transaction(r) for r in db.scalars(stmt.order_by(TokenTransactionRow.tx_id))]
+
+
+def list_transactions(
+    db: Session, owner_ref: str | None = None, session_id: int | None = None
+) -> list[TokenTransaction]:
+    stmt = select(TokenTransactionRow).order_by(TokenTransactionRow.tx_id)
+    if owner_ref is not None:
+        stmt = stmt.where(TokenTransactionRow.owner_ref == owner_ref)
+    if session_id is not None:
+        stmt = stmt.where(TokenTransactionRow.session_id == session_id)
+    return [_transaction(r) for r in db.scalars(stmt)]

@@ -1,0 +1,344 @@
+"""The token service: drivers' wallets and KYC, and a Proof-of-Charge for every verified session,
+minted exactly once.
+
+Exactly once, across restarts and ledger outages:
+
+- a stopped session gets one outbox row (``token_transactions``, unique per session), committed
+  before anything goes to the ledger; a restart finds the rows still pending;
+- the worker sends each pending row's RecordCharge until the ledger gives an answer; while the
+  ledger cannot be reached it waits and tries again (nothing is lost, nothing is skipped);
+- the program itself refuses a second record of a session (its session PDA): if an earlier try
+  landed but its answer was lost, the retry is refused with DuplicateSession, and the worker
+  reads the session account on chain and confirms the row from what was really minted.
+
+A driver whose token account is frozen (no KYC yet) cannot receive: the row waits as
+``blocked`` and goes out again once KYC thaws the account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Protocol
+
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from central_system.background import BackgroundTasks
+from central_system.clock import Clock
+from central_system.domain.model import ChargingSession, MeterSample, SessionState
+from central_system.domain.tokens import (
+    KycStatus,
+    TokenTransaction,
+    TokenTxKind,
+    TokenTxStatus,
+    Wallet,
+)
+from central_system.ledger import Ledger, LedgerUnavailable, TxResult
+from central_system.store import repository as repo
+from central_system.store import tokens as token_repo
+from central_system.store.database import Database
+from central_system.tokens.bootstrap import TokenAuthorities, TokenDeployment
+from programs import proof_of_charge as poc
+from programs.proof_of_charge import ChargeRecord, PocError
+from programs.spl.token2022 import (
+    TokenError,
+    associated_token_address,
+    create_associated_token_account_idempotent,
+    freeze_account,
+    thaw_account,
+)
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_S = 30.0  # how long the worker waits for an unreachable ledger
+
+
+@dataclass(frozen=True)
+class KycDecision:
+    approved: bool
+    reason: str = ""
+
+
+class KycProvider(Protocol):
+    """Identity verification (a provider's API in production; simulated in the twin)."""
+
+    async def check(self, owner_ref: str) -> KycDecision: ...
+
+
+class TokenService:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        ledger: Ledger,
+        deployment: TokenDeployment,
+        authorities: TokenAuthorities,
+        kyc: KycProvider,
+        *,
+        retry_after_s: float = RETRY_AFTER_S,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self.ledger = ledger
+        self.deployment = deployment
+        self._keys = authorities
+        self._kyc = kyc
+        self.retry_after_s = retry_after_s
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._background = BackgroundTasks()
+
+    # -- wallets and KYC ---------------------------------------------------------------------
+    async def open_wallet(self, owner_ref: str, external: Pubkey | None = None) -> Wallet:
+        """The holder's wallet: a new custodial keypair, or an external public key (e.g. a
+        Phantom wallet); its EVCH account is created (frozen until KYC)."""
+        existing = await self._db.read(token_repo.get_wallet, owner_ref)
+        if existing is not None:
+            return existing
+        keypair = None if external is not None else Keypair()
+        owner = external if external is not None else keypair.pubkey()
+        account = associated_token_address(owner, self.deployment.mint)
+        admin = self._keys.admin
+        result = await self.ledger.send(
+            [
+                create_associated_token_account_idempotent(
+                    admin.pubkey(), owner, self.deployment.mint
+                )
+            ],
+            admin,
+        )
+        if not result.ok:
+            raise RuntimeError(f"token account for {owner_ref} not created: {result.error}")
+        return await self._db.write(
+            token_repo.insert_wallet,
+            owner_ref,
+            str(owner),
+            str(account),
+            None if keypair is None else bytes(keypair),
+            self._clock.now(),
+        )
+
+    async def verify(self, owner_ref: str) -> Wallet:
+        """Ask the KYC provider; approval thaws the holder's account, refusal keeps it frozen."""
+        decision = await self._kyc.check(owner_ref)
+        status = KycStatus.APPROVED if decision.approved else KycStatus.REFUSED
+        return await self._set_kyc(owner_ref, status, decision.reason)
+
+    async def revoke(self, owner_ref: str, reason: str = "") -> Wallet:
+        """KYC withdrawn: the account is frozen again (it can neither receive nor pay)."""
+        return await self._set_kyc(owner_ref, KycStatus.REVOKED, reason)
+
+    async def _set_kyc(self, owner_ref: str, status: KycStatus, reason: str) -> Wallet:
+        wallet = await self._db.read(token_repo.get_wallet, owner_ref)
+        account, mint, kyc = (
+            Pubkey.from_string(wallet.token_account),
+            self.deployment.mint,
+            self._keys.kyc,
+        )
+        thaw = status is KycStatus.APPROVED
+        if thaw != (wallet.kyc_status is KycStatus.APPROVED):  # the account changes state
+            ix = (
+                thaw_account(account, mint, kyc.pubkey())
+                if thaw
+                else freeze_account(account, mint, kyc.pubkey())
+            )
+            result = await self.ledger.send([ix], self._keys.admin, [kyc])
+            await self._record(
+                TokenTxKind.KYC_THAW if thaw else TokenTxKind.KYC_FREEZE, result, owner_ref, reason
+            )
+            if not result.ok:
+                raise RuntimeError(f"KYC change for {owner_ref} not applied: {result.error}")
+        wallet = await self._db.write(token_repo.set_kyc, owner_ref, status, self._clock.now())
+        if thaw:
+            await self._unblock(owner_ref)
+        return wallet
+
+    async def wallet(self, owner_ref: str) -> Wallet | None:
+        return await self._db.read(token_repo.get_wallet, owner_ref)
+
+    async def transactions(
+        self, owner_ref: str | None = None, session_id: int | None = None
+    ) -> list[TokenTransaction]:
+        return await self._db.read(token_repo.list_transactions, owner_ref, session_id)
+
+    # -- what the charging service tells us --------------------------------------------------
+    def session_started(self, session: ChargingSession, *, resumed: bool = False) -> None:
+        """Tokens are minted when a session ends."""
+
+    def session_metered(self, session_id: int, samples: Sequence[MeterSample]) -> None:
+        """Tokens are minted from the stored readings, not the live ones."""
+
+    def driver_needs(self, session: ChargingSession) -> None:
+        """Tokens do not depend on the driver's plans."""
+
+    def sessions_changed(self, charger_id: str) -> None:
+        """Nothing to tell the charger."""
+
+    def session_stopped(self, session: ChargingSession) -> None:
+        if session.state is SessionState.COMPLETED and (session.energy_wh or 0) > 0:
+            self._background.spawn(self._enqueue(session))
+
+    async def _enqueue(self, session: ChargingSession) -> None:
+        await self._db.write(
+            partial(
+                token_repo.enqueue,
+                session_id=session.session_id,
+                owner_ref=session.id_token,
+            ),
+            TokenTxKind.PROOF_OF_CHARGE,
+            self._clock.now(),
+        )
+        self._kick()
+
+    # -- the worker --------------------------------------------------------------------------
+    def start(self) -> None:
+        self._background.start_timer(self._work(), name="proof-of-charge")
+        self._kick()  # rows left pending by an earlier run
+
+    async def stop(self) -> None:
+        await self._background.cancel()
+
+    async def drained(self) -> None:
+        """Return once no row is pending (blocked ones wait for KYC and do not count)."""
+        self._kick()
+        while True:
+            self._idle.clear()
+            await self._idle.wait()
+            pending = await self._db.read(
+                token_repo.transactions_in, (TokenTxStatus.PENDING,), None
+            )
+            if not pending:
+                return
+
+    def _kick(self) -> None:
+        self._wake.set()
+
+    async def _work(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            pending = await self._db.read(
+                token_repo.transactions_in, (TokenTxStatus.PENDING,), TokenTxKind.PROOF_OF_CHARGE
+            )
+            try:
+                for row in pending:
+                    await self._submit(row)
+            except LedgerUnavailable as error:
+                log.warning("ledger unavailable, retrying in %.0f s: %s", self.retry_after_s, error)
+                await self._clock.sleep(self.retry_after_s)
+                self._kick()
+                continue
+            self._idle.set()
+
+    async def _submit(self, row: TokenTransaction) -> None:
+        session = await self._db.read(repo.get_session, row.session_id)
+        wallet = await self._db.read(token_repo.get_wallet, row.owner_ref or "")
+        if wallet is None:
+            await self._update(row, status=TokenTxStatus.BLOCKED, error="the driver has no wallet")
+            return
+        record = charge_record(session)
+        attestor = self._keys.attestor
+        instruction = poc.record_charge(
+            self.deployment.proof_of_charge,
+            attestor=attestor.pubkey(),
+            payer=attestor.pubkey(),
+            mint=self.deployment.mint,
+            driver_token=Pubkey.from_string(wallet.token_account),
+            operator_token=self.deployment.operator_account,
+            record=record,
+        )
+        result = await self.ledger.send([instruction], attestor)
+        changes: dict[str, object] = {
+            "attempts": row.attempts + 1,
+            "signature": result.signature,
+            "compute_units": result.compute_units,
+            "slot": result.slot,
+        }
+        if result.ok or result.custom_error == PocError.DUPLICATE_SESSION:
+            # Recorded now, or by an earlier try whose answer was lost: the chain says what.
+            minted = await self._recorded(record.session_id)
+            changes.update(status=TokenTxStatus.CONFIRMED, error=None, **minted)
+            if not result.ok:
+                changes["signature"] = row.signature  # the landed try's, if we ever learnt it
+        elif result.custom_error == TokenError.ACCOUNT_FROZEN:
+            changes.update(status=TokenTxStatus.BLOCKED, error="the driver's account is frozen")
+        else:
+            changes.update(status=TokenTxStatus.FAILED, error=_explain(result))
+        await self._update(row, **changes)
+
+    async def _recorded(self, session_hash: bytes) -> dict[str, object]:
+        address = poc.session_address(self.deployment.proof_of_charge, session_hash)
+        data = await self.ledger.account_data(address)
+        state = poc.SessionState.parse(data)
+        amounts = state.amounts
+        return {
+            "amount_raw": amounts.driver_total_raw + amounts.operator_raw,
+            "detail": {
+                "energy_wh": state.energy_wh,
+                "driver_raw": amounts.driver_raw,
+                "operator_raw": amounts.operator_raw,
+                "reward_raw": amounts.reward_raw,
+                "session_account": str(address),
+            },
+        }
+
+    async def _unblock(self, owner_ref: str) -> None:
+        blocked = await self._db.read(
+            token_repo.transactions_in, (TokenTxStatus.BLOCKED,), TokenTxKind.PROOF_OF_CHARGE
+        )
+        for row in blocked:
+            if row.owner_ref == owner_ref:
+                await self._update(row, status=TokenTxStatus.PENDING)
+        self._kick()
+
+    async def _record(
+        self, kind: TokenTxKind, result: TxResult, owner_ref: str, reason: str
+    ) -> TokenTransaction:
+        outcome = TokenTxStatus.CONFIRMED if result.ok else TokenTxStatus.FAILED
+        record = partial(
+            token_repo.record_transaction,
+            owner_ref=owner_ref,
+            signature=result.signature,
+            compute_units=result.compute_units,
+            slot=result.slot,
+            error=None if result.ok else result.error,
+            detail={"reason": reason} if reason else None,
+        )
+        return await self._db.write(record, kind, outcome, self._clock.now())
+
+    async def _update(self, row: TokenTransaction, **changes: object) -> TokenTransaction:
+        update = partial(token_repo.update_transaction, **changes)
+        return await self._db.write(update, row.tx_id, self._clock.now())
+
+
+def charge_record(session: ChargingSession) -> ChargeRecord:
+    """What the attestor signs for a session: its ids, energy, times and a digest of its
+    meter readings (the signed ones where the charger signs, otherwise the registers)."""
+    readings = "\n".join(
+        f"{s.timestamp.isoformat()}|{s.measurand}|{s.value}|{s.signed_data or ''}"
+        for s in session.readings
+    )
+    digest = hashlib.sha256(readings.encode()).digest()
+    return ChargeRecord.for_session(
+        session.session_id,
+        session.charger_id,
+        session.energy_wh or 0,
+        session.started_at,
+        session.stopped_at or session.started_at,
+        digest,
+    )
+
+
+def _explain(result: TxResult) -> str:
+    code = result.custom_error
+    if code is not None:
+        try:
+            return f"{PocError(code).name}: {PocError(code).message}"
+        except ValueError:
+            pass
+    return result.error or "refused"

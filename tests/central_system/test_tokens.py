@@ -1,0 +1,186 @@
+"""The token service end to end: real chargers' sessions minted through the Proof-of-Charge
+program on a real SVM, exactly once, through KYC, ledger outages and restarts."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from solders.pubkey import Pubkey
+
+from central_system.app import CentralSystem
+from central_system.domain.tokens import KycStatus, TokenTxStatus
+from central_system.ledger import EmbeddedLedger, RpcLedger, token_amount
+from central_system.store import tokens as token_repo
+from central_system.tokens.bootstrap import TokenAuthorities, bootstrap
+from central_system.tokens.service import KycDecision, TokenService
+from chargers_sim import ChargerConfig, emulated_charger
+from programs.localnet import LocalnetServer, LocalValidator
+from programs.proof_of_charge import Rates, mint_amounts
+from tests.clock import ManualClock
+from tests.conftest import SECOND_TOKEN, VALID_TOKEN, csms_settings, seed_tokens
+
+START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+
+
+class Kyc:
+    """A KYC provider that approves the ids it is told to (the real one is a third party)."""
+
+    def __init__(self, approved: set[str]) -> None:
+        self.approved = approved
+
+    async def check(self, owner_ref: str) -> KycDecision:
+        if owner_ref in self.approved:
+            return KycDecision(True)
+        return KycDecision(False, "documents not accepted")
+
+
+async def charge(central: CentralSystem, charger_id: str, id_token: str, wh: int) -> None:
+    """One session of `wh` on a 1.6 charger (18 kW: 5 Wh a second)."""
+    clock = central.clock
+    charger = emulated_charger(ChargerConfig(charger_id, central.ocpp_url), clock)
+    await charger.power_on()
+    await charger.wait_online()
+    await charger.plug_in(1)
+    await charger.start_transaction(1, id_token)
+    await charger.settle()
+    charger.set_power(1, 18_000)
+    await clock.advance(wh / 5)
+    await charger.stop_transaction(1, "Local")
+    await charger.settle()
+    await charger.power_off()
+
+
+async def minted(tokens: TokenService, owner: str) -> int:
+    wallet = await tokens.wallet(owner)
+    return await token_amount(tokens.ledger, Pubkey.from_string(wallet.token_account)) or 0
+
+
+async def start_tokens(central, ledger, kyc, *, deployment=None, keys=None, retry_after_s=30.0):
+    keys = keys or TokenAuthorities()
+    deployment = deployment or await bootstrap(ledger, keys)
+    await ledger.fund(keys.attestor.pubkey(), 10**9)
+    tokens = TokenService(
+        central.db, central.clock, ledger, deployment, keys, kyc, retry_after_s=retry_after_s
+    )
+    central.attach_tokens(tokens)
+    return tokens, deployment, keys
+
+
+@pytest.fixture
+async def central(sqlite_url):
+    central = CentralSystem(csms_settings(sqlite_url, auto_register=True), ManualClock(START))
+    await central.start(with_api=False)
+    await seed_tokens(central)
+    yield central
+    await central.stop()
+
+
+async def test_every_session_is_minted_once_to_driver_and_operator(central):
+    tokens, deployment, _ = await start_tokens(central, EmbeddedLedger(), Kyc({VALID_TOKEN}))
+    wallet = await tokens.open_wallet(VALID_TOKEN)
+    assert wallet.kyc_status is KycStatus.PENDING and wallet.custodial
+    assert (await tokens.verify(VALID_TOKEN)).kyc_status is KycStatus.APPROVED
+
+    for n, wh in enumerate((7_300, 12_805)):
+        await charge(central, f"CP-T{n}", VALID_TOKEN, wh)
+    await asyncio.wait_for(tokens.drained(), 10)
+
+    rates = Rates()
+    expected = [mint_amounts(rates, wh) for wh in (7_300, 12_805)]
+    assert await minted(tokens, VALID_TOKEN) == sum(a.driver_total_raw for a in expected)
+    operator = await token_amount(tokens.ledger, deployment.operator_account)
+    assert operator == sum(a.operator_raw for a in expected)
+    rows = await tokens.transactions(VALID_TOKEN)
+    mints = [r for r in rows if r.kind == "proof_of_charge"]
+    assert [r.status for r in mints] == [TokenTxStatus.CONFIRMED] * 2
+    assert all(r.signature and r.compute_units > 0 for r in mints)
+    assert [r.detail["energy_wh"] for r in mints] == [7_300, 12_805]
+
+    # Sent again (as after a lost answer): the program refuses it and nothing more is minted.
+    first = mints[0]
+    await central.db.write(_set_pending, first.tx_id)
+    await asyncio.wait_for(tokens.drained(), 10)
+    again = (await tokens.transactions(session_id=first.session_id))[0]
+    assert again.status is TokenTxStatus.CONFIRMED and again.attempts == 2
+    assert await minted(tokens, VALID_TOKEN) == sum(a.driver_total_raw for a in expected)
+
+
+def _set_pending(db, tx_id):
+    return token_repo.update_transaction(db, tx_id, START, status=TokenTxStatus.PENDING)
+
+
+async def test_a_frozen_account_receives_nothing_until_kyc_thaws_it(central):
+    kyc = Kyc(set())
+    tokens, _, _ = await start_tokens(central, EmbeddedLedger(), kyc)
+    await tokens.open_wallet(SECOND_TOKEN)
+    assert (await tokens.verify(SECOND_TOKEN)).kyc_status is KycStatus.REFUSED
+    await charge(central, "CP-FROZEN", SECOND_TOKEN, 5_000)
+    await asyncio.wait_for(tokens.drained(), 10)
+    (row,) = [r for r in await tokens.transactions(SECOND_TOKEN) if r.session_id]
+    assert row.status is TokenTxStatus.BLOCKED and "frozen" in row.error
+    assert await minted(tokens, SECOND_TOKEN) == 0
+
+    kyc.approved.add(SECOND_TOKEN)  # the documents arrive
+    assert (await tokens.verify(SECOND_TOKEN)).kyc_status is KycStatus.APPROVED
+    await asyncio.wait_for(tokens.drained(), 10)
+    assert await minted(tokens, SECOND_TOKEN) == mint_amounts(Rates(), 5_000).driver_total_raw
+    assert (await tokens.revoke(SECOND_TOKEN)).kyc_status is KycStatus.REVOKED
+
+
+async def test_a_ledger_outage_delays_minting_and_loses_nothing(central):
+    validator = LocalValidator()
+    server = LocalnetServer(validator)
+    await server.start()
+    port = int(server.url.rsplit(":", 1)[1])
+    ledger = RpcLedger(server.url)
+    try:
+        tokens, _, _ = await start_tokens(central, ledger, Kyc({VALID_TOKEN}), retry_after_s=60)
+        await tokens.open_wallet(VALID_TOKEN)
+        await tokens.verify(VALID_TOKEN)
+        await server.stop()  # the ledger goes away
+        for n in range(3):
+            await charge(central, f"CP-OUT{n}", VALID_TOKEN, 2_000 + n)
+        await asyncio.sleep(0.3)
+        rows = [r for r in await tokens.transactions(VALID_TOKEN) if r.session_id]
+        assert [r.status for r in rows] == [TokenTxStatus.PENDING] * 3
+
+        server = LocalnetServer(validator, port=port)  # back, with its state
+        await server.start()
+        await central.clock.advance(60)  # the worker's next try
+        await asyncio.wait_for(tokens.drained(), 10)
+        rows = [r for r in await tokens.transactions(VALID_TOKEN) if r.session_id]
+        assert [r.status for r in rows] == [TokenTxStatus.CONFIRMED] * 3
+        expected = sum(mint_amounts(Rates(), 2_000 + n).driver_total_raw for n in range(3))
+        assert await minted(tokens, VALID_TOKEN) == expected
+    finally:
+        await ledger.close()
+        await server.stop()
+
+
+async def test_pending_mints_survive_a_restart(sqlite_url):
+    ledger = EmbeddedLedger()
+    kyc = Kyc({VALID_TOKEN})
+    central = CentralSystem(csms_settings(sqlite_url, auto_register=True), ManualClock(START))
+    await central.start(with_api=False)
+    await seed_tokens(central)
+    tokens, deployment, keys = await start_tokens(central, ledger, kyc)
+    await tokens.open_wallet(VALID_TOKEN)
+    await tokens.verify(VALID_TOKEN)
+    await tokens.stop()  # the worker is gone before the session ends: its row stays pending
+    await charge(central, "CP-RESTART", VALID_TOKEN, 4_321)
+    await asyncio.sleep(0.2)
+    assert [r.status for r in await tokens.transactions(VALID_TOKEN) if r.session_id] == [
+        TokenTxStatus.PENDING
+    ]
+    await central.stop()
+
+    again = CentralSystem(csms_settings(sqlite_url), ManualClock(START))
+    await again.start(with_api=False)
+    try:
+        tokens, _, _ = await start_tokens(again, ledger, kyc, deployment=deployment, keys=keys)
+        await asyncio.wait_for(tokens.drained(), 10)
+        assert await minted(tokens, VALID_TOKEN) == mint_amounts(Rates(), 4_321).driver_total_raw
+    finally:
+        await again.stop()
