@@ -171,6 +171,14 @@ def _print_summary(summary) -> None:
         table.add_row(f"peak {site}", f"{peak_kw:,.1f} kW")
     for currency, total in summary.billed.items():
         table.add_row(f"billed {currency}", f"{total.major:,}")
+    if summary.tokens is not None:
+        minted = summary.tokens
+        verdict = "reconciled" if minted.reconciled else f"{len(minted.differences)} differences"
+        table.add_row(
+            "EVCH minted",
+            f"{minted.minted_raw / 10**6:,.6f} EVCH for {minted.sessions_minted} sessions "
+            f"({minted.sessions_blocked} waiting for KYC); {verdict}",
+        )
     table.add_row("OCPP frames", f"{summary.frames:,}")
     table.add_row("wall time", f"{summary.wall_s:,.1f} s")
     table.add_row(

@@ -25,6 +25,8 @@ from central_system.config import Settings
 from central_system.domain.model import ChargingSession, IdToken, IdTokenStatus, Site
 from central_system.pricing import Money
 from central_system.signals import SiteFeeds
+from central_system.tokens.bootstrap import LAMPORTS_PER_SOL, TokenAuthorities, bootstrap
+from central_system.tokens.service import TokenService
 from twin.arrivals import Arrival, generated_arrivals, replayed_arrivals
 from twin.clock import VirtualClock
 from twin.conductor import Conductor
@@ -38,12 +40,13 @@ from twin.scenario import Site as SiteSpec
 from twin.signals import DayAheadPrices, MarginalEmissions, PvArray
 from twin.signals.feeds import sampled
 from twin.site_power import SitePowerLog
+from twin.tokens import Reconciliation, RecordingLedger, SimulatedKyc, reconcile
 from twin.visit import Visit, VisitProcess, VisitRules
 
 # Files of a previous run in the same directory that a new run replaces.
 RUN_FILES = (
     "scenario.toml", "manifest.json", "ocpp_frames.jsonl", "events.jsonl", "sessions.parquet",
-    "site_power.parquet", "csms.sqlite", "csms.sqlite-wal", "csms.sqlite-shm",
+    "site_power.parquet", "csms.sqlite", "csms.sqlite-wal", "csms.sqlite-shm", "ledger.jsonl",
 )  # fmt: skip
 
 Progress = Callable[[float, float], None]  # (simulated seconds so far, total)
@@ -62,6 +65,7 @@ class RunSummary:
     wall_s: float
     frames: int
     billed: dict[str, Money]  # what drivers paid, by currency (priced sites only)
+    tokens: Reconciliation | None = None  # with [tokens] enabled
 
     @property
     def speedup(self) -> float:
@@ -144,6 +148,9 @@ async def run_scenario(
     )
     central = CentralSystem(settings, clock, quiescence.observer("csms", recorder.frame))
     await central.start(with_api=False)
+    tokens = (
+        await _start_tokens(central, scenario, clock, out_dir) if scenario.tokens.enabled else None
+    )
     fleet = Fleet(
         scenario,
         clock,
@@ -189,10 +196,17 @@ async def run_scenario(
             async with asyncio.timeout(60):
                 await charger.settle()
         stored = await central.service.list_sessions(limit=1_000_000)
+        minted = None
+        if tokens is not None:
+            async with asyncio.timeout(60):
+                await tokens.drained()
+            minted = await reconcile(tokens, stored)
     finally:
         for charger in fleet:
             await charger.power_off()
         await central.stop()
+        if tokens is not None:
+            await tokens.ledger.close()
         recorder.close()
 
     sessions = sessions_table(visits.visits, stored, fleet)
@@ -213,6 +227,7 @@ async def run_scenario(
         wall_s=wall_s,
         frames=recorder.frame_count,
         billed=billed_by_currency(stored),
+        tokens=minted,
     )
     recorder.write_manifest(
         scenario=scenario.scenario.name,
@@ -231,8 +246,24 @@ async def run_scenario(
         energy_kwh=round(summary.energy_kwh, 3),
         peak_kw=summary.peak_kw,
         billed={currency: str(money.major) for currency, money in summary.billed.items()},
+        tokens=None if minted is None else minted.as_dict(),
+        ledger=None if tokens is None else tokens.deployment.as_dict(),
     )
     return summary
+
+
+async def _start_tokens(
+    central: CentralSystem, scenario: Scenario, clock: VirtualClock, out_dir: Path
+) -> TokenService:
+    """EVCH on the embedded ledger, every transaction recorded in ledger.jsonl."""
+    ledger = RecordingLedger(out_dir / "ledger.jsonl", clock.now)
+    keys = TokenAuthorities()
+    deployment = await bootstrap(ledger, keys)
+    await ledger.fund(keys.attestor.pubkey(), 100 * LAMPORTS_PER_SOL)  # pays session accounts
+    kyc = SimulatedKyc(scenario.scenario.seed, scenario.tokens.kyc_approval_share)
+    tokens = TokenService(central.db, clock, ledger, deployment, keys, kyc)
+    central.attach_tokens(tokens)
+    return tokens
 
 
 async def _onboard(
@@ -264,6 +295,9 @@ async def _onboard(
         )
     for token in drivers_of(scenario):
         await central.service.upsert_id_token(IdToken(token, "ISO14443", IdTokenStatus.ACTIVE))
+        if central.tokens is not None:  # every driver has a custodial wallet, KYC decides
+            await central.tokens.open_wallet(token)
+            await central.tokens.verify(token)
     for charger in fleet:
         await charger.power_on()
         await quiescence.settled()

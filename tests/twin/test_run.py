@@ -214,3 +214,25 @@ def test_validate_reports_every_problem_and_run_refuses_a_bad_file(tmp_path: Pat
     assert not out.exists()  # nothing ran
     ok = CliRunner().invoke(app, ["validate", str(QUICKSTART)])
     assert ok.exit_code == 0 and "valid" in ok.output
+
+
+def test_the_quickstart_mints_evch_for_its_sessions_and_reconciles(quickstart: Path):
+    """[tokens]: a Proof-of-Charge per completed session of a KYC-approved driver, minted on
+    the embedded ledger, the on-chain balances equal to what the sessions earn to the raw unit,
+    and every ledger transaction in ledger.jsonl."""
+    manifest = json.loads((quickstart / "manifest.json").read_text())
+    minted = manifest["tokens"]
+    assert minted["reconciled"] and minted["differences"] == []
+    assert minted["minted_raw"] == minted["expected_raw"] > 0
+    sessions = pd.read_parquet(quickstart / "sessions.parquet")
+    assert minted["sessions_minted"] + minted["sessions_blocked"] == len(sessions)
+    assert minted["sessions_minted"] > minted["sessions_blocked"] > 0  # KYC refuses some
+    # Roughly 1 EVCH (10**6 raw) per verified kWh, split between driver and operator.
+    kwh = sessions["energy_wh"].sum() / 1000
+    assert 0.8 * kwh * 10**6 < minted["minted_raw"] <= kwh * 10**6
+    ledger = [json.loads(line) for line in (quickstart / "ledger.jsonl").read_text().splitlines()]
+    poc = manifest["ledger"]["proof_of_charge_program"]
+    records = [t for t in ledger if any(i["program"] == poc for i in t["instructions"])]
+    recorded = [t for t in records if t["ok"]]
+    assert len(recorded) >= minted["sessions_minted"]
+    assert all(t["signature"] and t["compute_units"] > 0 for t in ledger)

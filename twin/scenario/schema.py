@@ -383,6 +383,13 @@ class SessionsCsvArrivals(_Section):
 Arrivals = Annotated[GeneratedArrivals | SessionsCsvArrivals, Field(discriminator="kind")]
 
 
+class Tokens(_Section):
+    """``[tokens]``: EVCH on the embedded ledger: wallets, KYC and a Proof-of-Charge per session."""
+
+    enabled: bool = False
+    kyc_approval_share: Annotated[float, Field(ge=0, le=1)] = 0.9  # drivers KYC approves
+
+
 # ---------------------------------------------------------------------------------------------
 # [[faults]]
 
@@ -409,6 +416,7 @@ class Scenario(_Section):
     ev_population: EvPopulation
     drivers: Drivers
     arrivals: Arrivals
+    tokens: Tokens = Tokens()
     faults: list[Fault] = []
 
     @model_validator(mode="wrap")

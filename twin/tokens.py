@@ -1,0 +1,157 @@
+"""EVCH in a twin run: the embedded ledger with every transaction recorded, simulated KYC, the
+drivers' wallets, and the reconciliation of what was minted with what was charged.
+
+The ledger is real (LiteSVM running the project's programs); only the KYC provider is
+simulated, because a real one cannot exist here.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+from solders.instruction import Instruction
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from central_system.domain.model import ChargingSession, SessionState
+from central_system.domain.tokens import TokenTxKind, TokenTxStatus
+from central_system.ledger import EmbeddedLedger, TxResult, token_amount
+from central_system.tokens.service import KycDecision, TokenService
+from ocppj.wire import to_wire_time
+from programs import proof_of_charge as poc
+
+
+class SimulatedKyc:
+    """Approves a share of the drivers, chosen by a hash of the seed and the driver's id, so the
+    outcome does not depend on the order drivers are checked in."""
+
+    def __init__(self, seed: int, approval_share: float) -> None:
+        self._seed, self._share = seed, approval_share
+
+    async def check(self, owner_ref: str) -> KycDecision:
+        digest = hashlib.sha256(f"{self._seed}:{owner_ref}".encode()).digest()
+        draw = int.from_bytes(digest[:8], "big") / 2**64
+        if draw < self._share:
+            return KycDecision(True)
+        return KycDecision(False, "simulated: documents not accepted")
+
+
+class RecordingLedger(EmbeddedLedger):
+    """The embedded ledger, writing every transaction to ``ledger.jsonl`` as it is sent."""
+
+    def __init__(self, path: Path, now: Callable[[], datetime]) -> None:
+        super().__init__()
+        self._file: IO[str] = open(path, "w", encoding="utf-8")
+        self._now = now
+        self.transactions = 0
+
+    async def send(
+        self, instructions: Sequence[Instruction], payer: Keypair, signers: Sequence[Keypair] = ()
+    ) -> TxResult:
+        result = await super().send(instructions, payer, signers)
+        self.transactions += 1
+        record = {
+            "t": to_wire_time(self._now()),
+            "signature": result.signature,
+            "ok": result.ok,
+            "error": result.error,
+            "compute_units": result.compute_units,
+            "slot": result.slot,
+            "instructions": [
+                {
+                    "program": str(ix.program_id),
+                    "accounts": [str(meta.pubkey) for meta in ix.accounts],
+                    "data": base64.b64encode(bytes(ix.data)).decode(),
+                }
+                for ix in instructions
+            ],
+            "logs": list(result.logs),
+        }
+        self._file.write(json.dumps(record) + "\n")
+        return result
+
+    async def close(self) -> None:
+        self._file.close()
+
+
+@dataclass
+class Reconciliation:
+    """Minted on chain against what the sessions earn, to the raw unit."""
+
+    sessions_minted: int = 0
+    sessions_blocked: int = 0
+    minted_raw: int = 0
+    expected_raw: int = 0
+    differences: list[str] = field(default_factory=list)
+
+    @property
+    def reconciled(self) -> bool:
+        return not self.differences
+
+    def as_dict(self) -> dict:
+        return {
+            "sessions_minted": self.sessions_minted,
+            "sessions_blocked": self.sessions_blocked,
+            "minted_raw": self.minted_raw,
+            "expected_raw": self.expected_raw,
+            "reconciled": self.reconciled,
+            "differences": self.differences,
+        }
+
+
+async def reconcile(tokens: TokenService, sessions: list[ChargingSession]) -> Reconciliation:
+    """Each driver's and the operator's balance, and the program's counters, against the
+    amounts the on-chain rates give for the completed sessions that were minted."""
+    ledger, deployment = tokens.ledger, tokens.deployment
+    config = poc.ConfigState.parse(
+        await ledger.account_data(poc.config_address(deployment.proof_of_charge))
+    )
+    rows = {
+        r.session_id: r
+        for r in await tokens.transactions()
+        if r.kind is TokenTxKind.PROOF_OF_CHARGE
+    }
+    outcome = Reconciliation()
+    per_driver: dict[str, int] = defaultdict(int)
+    operator = verified_wh = 0
+    for session in sessions:
+        if session.state is not SessionState.COMPLETED or not session.energy_wh:
+            continue
+        row = rows.get(session.session_id)
+        if row is None or row.status is not TokenTxStatus.CONFIRMED:
+            outcome.sessions_blocked += row is not None and row.status is TokenTxStatus.BLOCKED
+            if row is None or row.status is not TokenTxStatus.BLOCKED:
+                outcome.differences.append(f"session {session.session_id}: not minted")
+            continue
+        amounts = poc.mint_amounts(config.rates, session.energy_wh)
+        outcome.sessions_minted += 1
+        per_driver[session.id_token] += amounts.driver_total_raw
+        operator += amounts.operator_raw
+        verified_wh += session.energy_wh
+        outcome.expected_raw += amounts.driver_total_raw + amounts.operator_raw
+    for owner, expected in sorted(per_driver.items()):
+        wallet = await tokens.wallet(owner)
+        held = await token_amount(ledger, Pubkey.from_string(wallet.token_account))
+        if held != expected:
+            outcome.differences.append(f"driver {owner}: holds {held} raw, earned {expected}")
+    held = await token_amount(ledger, deployment.operator_account)
+    if held != operator:
+        outcome.differences.append(f"operator: holds {held} raw, earned {operator}")
+    outcome.minted_raw = config.minted_total_raw
+    if config.minted_total_raw != outcome.expected_raw:
+        outcome.differences.append(
+            f"program minted {config.minted_total_raw} raw, sessions earn {outcome.expected_raw}"
+        )
+    if config.verified_wh != verified_wh:
+        outcome.differences.append(
+            f"program verified {config.verified_wh} Wh, sessions delivered {verified_wh}"
+        )
+    return outcome
