@@ -63,9 +63,7 @@ class RpcLedger:
                 )
             except RPCException as error:
                 return _refused(str(signature), error)
-            await self._client.confirm_transaction(
-                signature, Confirmed, sleep_seconds=self._poll_s
-            )
+            await self._client.confirm_transaction(signature, Confirmed, sleep_seconds=self._poll_s)
             landed = await self._client.get_transaction(
                 signature, "json", Confirmed, max_supported_transaction_version=0
             )
@@ -103,9 +101,7 @@ class RpcLedger:
     async def fund(self, address: Pubkey, lamports: int) -> None:
         try:
             signature = (await self._client.request_airdrop(address, lamports)).value
-            await self._client.confirm_transaction(
-                signature, Confirmed, sleep_seconds=self._poll_s
-            )
+            await self._client.confirm_transaction(signature, Confirmed, sleep_seconds=self._poll_s)
         except _UNREACHABLE as error:
             raise LedgerUnavailable(f"{self.url}: {error}") from error
 

@@ -31,9 +31,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "token_transactions",
-        sa.Column(
-            "tx_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("tx_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("kind", sa.String(length=24), nullable=False),
         sa.Column(
             "session_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
