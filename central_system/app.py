@@ -114,6 +114,7 @@ class CentralSystem:
         pending by an earlier run)."""
         self.tokens = tokens
         self.service.listeners.append(tokens)
+        self.billing.discounts = tokens  # staking tiers lower the driver's price
         tokens.start()
 
     # -- lifecycle ---------------------------------------------------------------------------

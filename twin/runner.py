@@ -256,7 +256,7 @@ async def _start_tokens(
     central: CentralSystem, scenario: Scenario, clock: VirtualClock, out_dir: Path
 ) -> TokenService:
     """EVCH on the embedded ledger, every transaction recorded in ledger.jsonl."""
-    ledger = RecordingLedger(out_dir / "ledger.jsonl", clock.now)
+    ledger = RecordingLedger(out_dir / "ledger.jsonl", clock)
     keys = TokenAuthorities()
     deployment = await bootstrap(ledger, keys)
     await ledger.fund(keys.attestor.pubkey(), 100 * LAMPORTS_PER_SOL)  # pays session accounts

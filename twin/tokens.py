@@ -11,9 +11,8 @@ import base64
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import IO
 
@@ -21,6 +20,7 @@ from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from central_system.clock import Clock
 from central_system.domain.model import ChargingSession, SessionState
 from central_system.domain.tokens import TokenTxKind, TokenTxStatus
 from central_system.ledger import EmbeddedLedger, TxResult, token_amount
@@ -47,10 +47,10 @@ class SimulatedKyc:
 class RecordingLedger(EmbeddedLedger):
     """The embedded ledger, writing every transaction to ``ledger.jsonl`` as it is sent."""
 
-    def __init__(self, path: Path, now: Callable[[], datetime]) -> None:
-        super().__init__()
+    def __init__(self, path: Path, clock: Clock) -> None:
+        super().__init__(clock=clock)
         self._file: IO[str] = open(path, "w", encoding="utf-8")
-        self._now = now
+        self._now = clock.now
         self.transactions = 0
 
     async def send(

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from fractions import Fraction
+from typing import Literal, Protocol
 
 from central_system.background import BackgroundTasks
 from central_system.clock import Clock
@@ -41,6 +42,7 @@ from central_system.pricing import (
     WholesalePriceSignal,
     energy_by_interval_wh,
     price_energy,
+    round_half_even,
     site_utilisation,
 )
 from central_system.signals import Interval
@@ -71,6 +73,12 @@ class _Active:
     power_w: float = 0.0  # the latest Power.Active.Import the charger reported
 
 
+class DiscountSource(Protocol):
+    """A driver's fee discount in basis points (EVCH staking tiers)."""
+
+    async def fee_discount_bps(self, owner_ref: str) -> int: ...
+
+
 # What a driver is still to be told once our answer to their start or stop has gone out.
 Notice = tuple[Literal["tariff", "final"], ChargingSession]
 
@@ -92,6 +100,7 @@ class BillingService:
         self._forecasts: dict[tuple[str, datetime], int] = {}
         self._current: dict[str, PriceInterval] = {}  # the latest published price, by site
         self._background = BackgroundTasks()
+        self.discounts: DiscountSource | None = None
 
     # -- sites -------------------------------------------------------------------------------
     async def add_site(self, site: Site, wholesale: WholesalePriceSignal | None = None) -> None:
@@ -166,8 +175,18 @@ class BillingService:
         if session.state is not SessionState.COMPLETED:
             return session  # refused drivers are not billed
         full = await self._db.read(repo.get_session, session.session_id)
-        lines, total = await self._price(site_id, full, until=None)
+        discount_bps = await self._discount_bps(session)
+        lines, total = await self._price(site_id, full, until=None, discount_bps=discount_bps)
         return await self._db.write(repo.record_bill, session.session_id, lines, total)
+
+    async def _discount_bps(self, session: ChargingSession) -> int:
+        if self.discounts is None or session.id_token is None:
+            return 0
+        try:
+            return await self.discounts.fee_discount_bps(session.id_token)
+        except Exception:  # the ledger is away: bill at the full price rather than not at all
+            log.exception("session %s: staking discount unknown, none applied", session.session_id)
+            return 0
 
     async def running_cost(self, session_id: int) -> tuple[Money, int] | None:
         """What a session has cost so far and its energy (Wh), or None outside priced sites."""
@@ -180,7 +199,11 @@ class BillingService:
         return total, sum(int(line.energy_wh) for line in lines)
 
     async def _price(
-        self, site_id: str, session: ChargingSession, until: datetime | None
+        self,
+        site_id: str,
+        session: ChargingSession,
+        until: datetime | None,
+        discount_bps: int = 0,
     ) -> tuple[list[PricedInterval], Money]:
         priced = self._sites[site_id]
         points = register_points(session)
@@ -198,6 +221,8 @@ class BillingService:
             log.warning("%s: %d price interval(s) priced late for a bill", site_id, len(late))
             now = self._clock.now()
             await self._db.write(repo.publish_prices, site_id, [(i, 0.0) for i in late], now)
+        if discount_bps:
+            intervals = [discounted(interval, discount_bps) for interval in intervals]
         energy = energy_by_interval_wh(intervals, points)
         lines, total = price_energy(intervals, energy)
         return [line for line in lines if line.energy_wh], total
@@ -316,6 +341,15 @@ class BillingService:
 
     async def stop(self) -> None:
         await self._background.cancel()
+
+
+def discounted(interval: PriceInterval, discount_bps: int) -> PriceInterval:
+    """The interval's price less a driver's discount, rounded half-even to the minor unit;
+    the discount is a component of its own, so the components still add up to the price."""
+    full = interval.price_minor_per_kwh
+    price = round_half_even(Fraction(full * (10_000 - discount_bps), 10_000))
+    components = {**interval.components, "discount": price - full}
+    return replace(interval, price_minor_per_kwh=price, components=components)
 
 
 def register_points(session: ChargingSession) -> list[tuple[datetime, int]]:

@@ -18,6 +18,8 @@ class TokenTxKind(StrEnum):
     PROOF_OF_CHARGE = "proof_of_charge"  # mint for a verified session
     KYC_THAW = "kyc_thaw"
     KYC_FREEZE = "kyc_freeze"
+    STAKE = "stake"
+    UNSTAKE = "unstake"
 
 
 class TokenTxStatus(StrEnum):

@@ -17,6 +17,7 @@ from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.transaction import Transaction
 
+from central_system.clock import Clock
 from central_system.ledger.base import (
     PACKET_DATA_SIZE,
     TransactionTooLarge,
@@ -28,13 +29,20 @@ from central_system.ledger.base import (
 class EmbeddedLedger:
     name = "litesvm"
 
-    def __init__(self, svm: LiteSVM | None = None) -> None:
+    def __init__(self, svm: LiteSVM | None = None, clock: Clock | None = None) -> None:
+        """``clock``: the time programs read from the Clock sysvar (LiteSVM's own starts at
+        1970); given, it is set before each transaction, so lockups follow the run's time."""
         self.svm = svm if svm is not None else LiteSVM()
+        self._clock = clock
 
     async def send(
         self, instructions: Sequence[Instruction], payer: Keypair, signers: Sequence[Keypair] = ()
     ) -> TxResult:
         self.svm.expire_blockhash()
+        if self._clock is not None:
+            sysvar = self.svm.get_clock()
+            sysvar.unix_timestamp = int(self._clock.now().timestamp())
+            self.svm.set_clock(sysvar)
         keys = [payer, *(s for s in signers if s.pubkey() != payer.pubkey())]
         message = Message(list(instructions), payer.pubkey())
         transaction = Transaction(keys, message, self.svm.latest_blockhash())

@@ -27,6 +27,7 @@ from typing import Protocol
 
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
+from solders.system_program import TransferParams, transfer
 
 from central_system.background import BackgroundTasks
 from central_system.clock import Clock
@@ -44,6 +45,7 @@ from central_system.store import tokens as token_repo
 from central_system.store.database import Database
 from central_system.tokens.bootstrap import TokenAuthorities, TokenDeployment
 from programs import proof_of_charge as poc
+from programs import staking
 from programs.proof_of_charge import ChargeRecord, PocError
 from programs.spl.token2022 import (
     TokenError,
@@ -149,7 +151,10 @@ class TokenService:
             )
             result = await self.ledger.send([ix], self._keys.admin, [kyc])
             await self._record(
-                TokenTxKind.KYC_THAW if thaw else TokenTxKind.KYC_FREEZE, result, owner_ref, reason
+                TokenTxKind.KYC_THAW if thaw else TokenTxKind.KYC_FREEZE,
+                result,
+                owner_ref,
+                detail={"reason": reason} if reason else None,
             )
             if not result.ok:
                 raise RuntimeError(f"KYC change for {owner_ref} not applied: {result.error}")
@@ -157,6 +162,72 @@ class TokenService:
         if thaw:
             await self._unblock(owner_ref)
         return wallet
+
+    # -- staking -----------------------------------------------------------------------------
+    async def stake(self, owner_ref: str, amount_raw: int, lock_s: int) -> TokenTransaction:
+        """Lock ``amount_raw`` EVCH of a custodial wallet in the staking vault for ``lock_s``
+        seconds (a new position; the operator pays the fees and the position's rent)."""
+        wallet, owner = await self._custodial(owner_ref)
+        staked = [r for r in await self.transactions(owner_ref) if r.kind is TokenTxKind.STAKE]
+        nonce = len(staked)
+        program, admin = self.deployment.staking, self._keys.admin
+        rent = await self.ledger.rent_exempt_minimum(staking.POSITION_LEN)
+        instructions = [
+            transfer(
+                TransferParams(from_pubkey=admin.pubkey(), to_pubkey=owner.pubkey(), lamports=rent)
+            ),
+            staking.stake(
+                program,
+                owner=owner.pubkey(),
+                source=Pubkey.from_string(wallet.token_account),
+                mint=self.deployment.mint,
+                amount=amount_raw,
+                lock_s=lock_s,
+                nonce=nonce,
+                vault=self.deployment.vault,
+            ),
+        ]
+        result = await self.ledger.send(instructions, admin, [owner])
+        position = staking.position_address(program, owner.pubkey(), nonce)
+        return await self._record(
+            TokenTxKind.STAKE,
+            result,
+            owner_ref,
+            amount_raw=amount_raw,
+            detail={"nonce": nonce, "position": str(position), "lock_s": lock_s},
+        )
+
+    async def unstake(self, owner_ref: str, nonce: int) -> TokenTransaction:
+        """Return a position's EVCH once its lock has ended (the program refuses earlier)."""
+        wallet, owner = await self._custodial(owner_ref)
+        instruction = staking.unstake(
+            self.deployment.staking,
+            owner=owner.pubkey(),
+            position=staking.position_address(self.deployment.staking, owner.pubkey(), nonce),
+            destination=Pubkey.from_string(wallet.token_account),
+            mint=self.deployment.mint,
+            vault=self.deployment.vault,
+        )
+        result = await self.ledger.send([instruction], self._keys.admin, [owner])
+        return await self._record(TokenTxKind.UNSTAKE, result, owner_ref, detail={"nonce": nonce})
+
+    async def fee_discount_bps(self, owner_ref: str) -> int:
+        """The discount the holder's staking positions earn now (0 without a wallet)."""
+        positions = []
+        for row in await self.transactions(owner_ref):
+            if row.kind is TokenTxKind.STAKE and row.status is TokenTxStatus.CONFIRMED:
+                address = Pubkey.from_string(row.detail["position"])
+                data = await self.ledger.account_data(address)
+                if data:  # an unstaked position is closed
+                    positions.append(staking.parse_position(data, address))
+        return staking.fee_discount_bps(positions, self._clock.now())
+
+    async def _custodial(self, owner_ref: str) -> tuple[Wallet, Keypair]:
+        wallet = await self._db.read(token_repo.get_wallet, owner_ref)
+        secret = await self._db.read(token_repo.wallet_secret, owner_ref)
+        if wallet is None or secret is None:
+            raise ValueError(f"{owner_ref} has no custodial wallet")
+        return wallet, Keypair.from_bytes(secret)
 
     async def wallet(self, owner_ref: str) -> Wallet | None:
         return await self._db.read(token_repo.get_wallet, owner_ref)
@@ -297,17 +368,24 @@ class TokenService:
         self._kick()
 
     async def _record(
-        self, kind: TokenTxKind, result: TxResult, owner_ref: str, reason: str
+        self,
+        kind: TokenTxKind,
+        result: TxResult,
+        owner_ref: str,
+        *,
+        amount_raw: int | None = None,
+        detail: dict | None = None,
     ) -> TokenTransaction:
         outcome = TokenTxStatus.CONFIRMED if result.ok else TokenTxStatus.FAILED
         record = partial(
             token_repo.record_transaction,
             owner_ref=owner_ref,
+            amount_raw=amount_raw,
             signature=result.signature,
             compute_units=result.compute_units,
             slot=result.slot,
-            error=None if result.ok else result.error,
-            detail={"reason": reason} if reason else None,
+            error=None if result.ok else _explain(result),
+            detail=detail,
         )
         return await self._db.write(record, kind, outcome, self._clock.now())
 
@@ -335,10 +413,10 @@ def charge_record(session: ChargingSession) -> ChargeRecord:
 
 
 def _explain(result: TxResult) -> str:
+    """A refused transaction in words: the program's own error where it gave one."""
     code = result.custom_error
-    if code is not None:
-        try:
-            return f"{PocError(code).name}: {PocError(code).message}"
-        except ValueError:
-            pass
+    for errors in (PocError, staking.StakingError):
+        if code in errors._value2member_map_:
+            error = errors(code)
+            return f"{error.name}: {error.message}"
     return result.error or "refused"

@@ -10,14 +10,17 @@ import pytest
 from solders.pubkey import Pubkey
 
 from central_system.app import CentralSystem
+from central_system.domain.model import Site
 from central_system.domain.tokens import KycStatus, TokenTxStatus
 from central_system.ledger import EmbeddedLedger, RpcLedger, token_amount
+from central_system.pricing import TariffConfig
 from central_system.store import tokens as token_repo
-from central_system.tokens.bootstrap import TokenAuthorities, bootstrap
+from central_system.tokens.bootstrap import DAY_S, TokenAuthorities, TokenSettings, bootstrap
 from central_system.tokens.service import KycDecision, TokenService
 from chargers_sim import ChargerConfig, emulated_charger
 from programs.localnet import LocalnetServer, LocalValidator
 from programs.proof_of_charge import Rates, mint_amounts
+from programs.staking import Tier
 from tests.clock import ManualClock
 from tests.conftest import SECOND_TOKEN, VALID_TOKEN, csms_settings, seed_tokens
 
@@ -184,3 +187,52 @@ async def test_pending_mints_survive_a_restart(sqlite_url):
         assert await minted(tokens, VALID_TOKEN) == mint_amounts(Rates(), 4_321).driver_total_raw
     finally:
         await again.stop()
+
+
+async def test_staking_lowers_the_price_of_the_next_session(central):
+    """A staking tier (here: 1 EVCH locked for a day gives 10 %) lowers the driver's price
+    from the next session on; the lock holds until it ends (the Clock sysvar follows the
+    central system's clock)."""
+    ledger = EmbeddedLedger(clock=central.clock)
+    keys = TokenAuthorities()
+    tier = Tier(min_amount=10**6, min_lock_s=DAY_S, discount_bps=1_000)
+    deployment = await bootstrap(ledger, keys, TokenSettings(tiers=(tier,)))
+    tokens, _, _ = await start_tokens(
+        central, ledger, Kyc({VALID_TOKEN}), deployment=deployment, keys=keys
+    )
+    await central.add_site(
+        Site(
+            "lot",
+            "Lot",
+            50_000,
+            "uncontrolled",
+            {"CP-S1": 22_000, "CP-S2": 22_000, "CP-S3": 22_000},
+            tariff=TariffConfig(
+                currency="USD",
+                time_zone="UTC",
+                bands=[{"start_hour": 0, "end_hour": 24, "price_minor_per_kwh": 100}],
+            ),
+        )
+    )
+    await tokens.open_wallet(VALID_TOKEN)
+    await tokens.verify(VALID_TOKEN)
+
+    async def bill(charger_id: str) -> int:
+        await charge(central, charger_id, VALID_TOKEN, 10_000)
+        (session,) = await central.service.list_sessions(charger_id)
+        return session.total_cost_minor
+
+    assert await bill("CP-S1") == 1_000  # 10 kWh at 1.00 USD
+    await asyncio.wait_for(tokens.drained(), 10)
+    staked = await tokens.stake(VALID_TOKEN, 2 * 10**6, lock_s=2 * DAY_S)
+    assert staked.status is TokenTxStatus.CONFIRMED, staked.error
+    assert await tokens.fee_discount_bps(VALID_TOKEN) == 1_000
+    assert await bill("CP-S2") == 900  # 10 % off
+
+    early = await tokens.unstake(VALID_TOKEN, staked.detail["nonce"])
+    assert early.status is TokenTxStatus.FAILED and early.error.startswith("EARLY_UNSTAKE")
+    await central.clock.advance(2 * DAY_S)
+    assert await tokens.fee_discount_bps(VALID_TOKEN) == 0  # the lock has ended
+    done = await tokens.unstake(VALID_TOKEN, staked.detail["nonce"])
+    assert done.status is TokenTxStatus.CONFIRMED
+    assert await bill("CP-S3") == 1_000
