@@ -20,6 +20,7 @@ class TokenTxKind(StrEnum):
     KYC_FREEZE = "kyc_freeze"
     STAKE = "stake"
     UNSTAKE = "unstake"
+    CLAWBACK = "clawback"  # the regulator takes tokens back (permanent delegate)
 
 
 class TokenTxStatus(StrEnum):

@@ -47,6 +47,7 @@ from central_system.tokens.bootstrap import TokenAuthorities, TokenDeployment
 from programs import proof_of_charge as poc
 from programs import staking
 from programs.proof_of_charge import ChargeRecord, PocError
+from programs.spl import evch_mint
 from programs.spl.token2022 import (
     TokenError,
     associated_token_address,
@@ -221,6 +222,32 @@ class TokenService:
                 if data:  # an unstaked position is closed
                     positions.append(staking.parse_position(data, address))
         return staking.fee_discount_bps(positions, self._clock.now())
+
+    # -- regulation --------------------------------------------------------------------------
+    async def clawback(self, owner_ref: str, amount_raw: int, reason: str) -> TokenTransaction:
+        """The regulator (the mint's permanent delegate) moves ``amount_raw`` from the holder's
+        account to the operator's, frozen account or not; the reason is kept with it."""
+        wallet = await self._db.read(token_repo.get_wallet, owner_ref)
+        if wallet is None:
+            raise ValueError(f"{owner_ref} has no wallet")
+        frozen = wallet.kyc_status is not KycStatus.APPROVED
+        instructions = evch_mint.clawback(
+            self.deployment.mint_config,
+            self.deployment.mint,
+            source=Pubkey.from_string(wallet.token_account),
+            destination=self.deployment.operator_account,
+            amount=amount_raw,
+            source_frozen=frozen,
+        )
+        signers = [self._keys.regulator, *([self._keys.kyc] if frozen else [])]
+        result = await self.ledger.send(instructions, self._keys.admin, signers)
+        return await self._record(
+            TokenTxKind.CLAWBACK,
+            result,
+            owner_ref,
+            amount_raw=amount_raw,
+            detail={"reason": reason},
+        )
 
     async def _custodial(self, owner_ref: str) -> tuple[Wallet, Keypair]:
         wallet = await self._db.read(token_repo.get_wallet, owner_ref)

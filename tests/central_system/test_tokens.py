@@ -20,6 +20,7 @@ from central_system.tokens.service import KycDecision, TokenService
 from chargers_sim import ChargerConfig, emulated_charger
 from programs.localnet import LocalnetServer, LocalValidator
 from programs.proof_of_charge import Rates, mint_amounts
+from programs.spl.token2022 import parse_token_account
 from programs.staking import Tier
 from tests.clock import ManualClock
 from tests.conftest import SECOND_TOKEN, VALID_TOKEN, csms_settings, seed_tokens
@@ -236,3 +237,29 @@ async def test_staking_lowers_the_price_of_the_next_session(central):
     done = await tokens.unstake(VALID_TOKEN, staked.detail["nonce"])
     assert done.status is TokenTxStatus.CONFIRMED
     assert await bill("CP-S3") == 1_000
+
+
+async def test_the_regulator_claws_back_from_any_account(central):
+    """The permanent delegate takes tokens back without the holder, even from an account that
+    KYC froze again; every clawback is recorded with its reason."""
+    tokens, deployment, _ = await start_tokens(central, EmbeddedLedger(), Kyc({VALID_TOKEN}))
+    await tokens.open_wallet(VALID_TOKEN)
+    await tokens.verify(VALID_TOKEN)
+    await charge(central, "CP-CLAW", VALID_TOKEN, 9_000)
+    await asyncio.wait_for(tokens.drained(), 10)
+    held = await minted(tokens, VALID_TOKEN)
+    operator = await token_amount(tokens.ledger, deployment.operator_account)
+
+    first = await tokens.clawback(VALID_TOKEN, 1_000_000, "court order 1")
+    assert first.status is TokenTxStatus.CONFIRMED and first.detail == {"reason": "court order 1"}
+    await tokens.revoke(VALID_TOKEN, "sanctions list")  # frozen again
+    second = await tokens.clawback(VALID_TOKEN, 500_000, "court order 2")
+    assert second.status is TokenTxStatus.CONFIRMED, second.error
+    assert await minted(tokens, VALID_TOKEN) == held - 1_500_000
+    fees = sum(deployment.mint_config.fee(amount) for amount in (1_000_000, 500_000))
+    received = await token_amount(tokens.ledger, deployment.operator_account) - operator
+    assert received == 1_500_000 - fees  # the transfer fee is withheld as on any transfer
+    wallet = await tokens.wallet(VALID_TOKEN)
+    assert wallet.kyc_status is KycStatus.REVOKED
+    account = await tokens.ledger.account_data(Pubkey.from_string(wallet.token_account))
+    assert parse_token_account(account).is_frozen  # and it stays frozen
