@@ -25,3 +25,5 @@ class Settings(BaseSettings):
     price_interval_s: int = 900
     # Real chargers send harmless extra fields; log them instead of refusing the message.
     lenient_validation: bool = True
+    # The bearer token of /api/v1/token/admin/*; unset, the admin routes refuse everyone.
+    admin_token: str | None = Field(default=None, repr=False)

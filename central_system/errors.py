@@ -33,3 +33,13 @@ class CommandFailed(CentralSystemError):
     """The charger answered a command with a CALLERROR, or not at all."""
 
     code = "command_failed"
+
+
+class Unavailable(CentralSystemError):
+    """A part of the central system that is not running here (e.g. tokens disabled)."""
+
+    code = "unavailable"
+
+
+class Forbidden(CentralSystemError):
+    code = "forbidden"

@@ -8,19 +8,29 @@ from fastapi.responses import JSONResponse
 from central_system.api.deps import SiteManager
 from central_system.api.routes import chargers, id_tokens, sessions
 from central_system.api.routes import sites as site_routes
+from central_system.api.routes import tokens as token_routes
 from central_system.errors import (
     CentralSystemError,
     ChargerOffline,
     CommandFailed,
     Conflict,
+    Forbidden,
     NotFound,
+    Unavailable,
 )
 from central_system.ocpp.gateway import ChargerGateway
 from central_system.sessions.remote import RemoteControl
 from central_system.sessions.service import ChargingService
 
 API_PREFIX = "/api/v1"
-HTTP_STATUS = {NotFound: 404, Conflict: 409, ChargerOffline: 503, CommandFailed: 502}
+HTTP_STATUS = {
+    NotFound: 404,
+    Conflict: 409,
+    Forbidden: 403,
+    ChargerOffline: 503,
+    Unavailable: 503,
+    CommandFailed: 502,
+}
 
 
 def create_app(service: ChargingService, gateway: ChargerGateway, sites: SiteManager) -> FastAPI:
@@ -47,6 +57,12 @@ def create_app(service: ChargingService, gateway: ChargerGateway, sites: SiteMan
     async def health() -> dict:
         return {"status": "ok", "chargers_online": len(gateway.online())}
 
-    for router in (chargers.router, sessions.router, id_tokens.router, site_routes.router):
+    for router in (
+        chargers.router,
+        sessions.router,
+        id_tokens.router,
+        site_routes.router,
+        token_routes.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
+from central_system.config import Settings
 from central_system.domain.model import Site
+from central_system.errors import Forbidden, Unavailable
 from central_system.ocpp.gateway import ChargerGateway
 from central_system.pricing import PriceInterval
 from central_system.sessions.remote import RemoteControl
 from central_system.sessions.service import ChargingService
+from central_system.tokens.service import TokenService
 
 
 class SiteManager(Protocol):
     """The sites of the central system (implemented by `central_system.app.CentralSystem`)."""
+
+    settings: Settings
+    tokens: TokenService | None
 
     async def list_sites(self) -> list[Site]: ...
     async def set_site_policy(self, site_id: str, policy: str) -> Site | None: ...
@@ -40,7 +47,24 @@ def _sites(request: Request) -> SiteManager:
     return request.app.state.sites
 
 
+def _tokens(request: Request) -> TokenService:
+    tokens = request.app.state.sites.tokens
+    if tokens is None:
+        raise Unavailable("EVCH is not enabled on this central system")
+    return tokens
+
+
+def _admin(request: Request) -> None:
+    """The admin routes need `Authorization: Bearer <EVCH_ADMIN_TOKEN>`."""
+    expected = request.app.state.sites.settings.admin_token
+    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if not expected or not secrets.compare_digest(given.encode(), expected.encode()):
+        raise Forbidden("admin credential missing or wrong")
+
+
 Service = Annotated[ChargingService, Depends(_service)]
 Gateway = Annotated[ChargerGateway, Depends(_gateway)]
 Remote = Annotated[RemoteControl, Depends(_remote)]
 Sites = Annotated[SiteManager, Depends(_sites)]
+Tokens = Annotated[TokenService, Depends(_tokens)]
+Admin = Depends(_admin)

@@ -17,6 +17,7 @@ from central_system.domain.model import (
     SessionState,
     Site,
 )
+from central_system.domain.tokens import TokenTransaction, Wallet
 from central_system.pricing import Money, PricedInterval, PriceInterval
 
 
@@ -201,3 +202,60 @@ class RemoteStart(BaseModel):
 
 class CommandStatus(BaseModel):
     status: str = Field(description="the charger's answer, e.g. Accepted or Rejected")
+
+
+class WalletPublic(BaseModel):
+    """A wallet as anyone may see it: no key material."""
+
+    owner_ref: str
+    pubkey: str
+    token_account: str
+    kyc_status: str
+    custodial: bool
+    balance_raw: int | None = Field(description="EVCH in raw units (1 raw = 1 mWh)")
+    fee_discount_bps: int = Field(description="what the holder's staking tier takes off prices")
+
+    @classmethod
+    def of(cls, wallet: Wallet, balance_raw: int | None, discount_bps: int) -> WalletPublic:
+        return cls(
+            owner_ref=wallet.owner_ref,
+            pubkey=wallet.pubkey,
+            token_account=wallet.token_account,
+            kyc_status=wallet.kyc_status.value,
+            custodial=wallet.custodial,
+            balance_raw=balance_raw,
+            fee_discount_bps=discount_bps,
+        )
+
+
+class TokenTransactionPublic(BaseModel):
+    tx_id: int
+    kind: str
+    status: str
+    session_id: int | None
+    amount_raw: int | None
+    signature: str | None
+    error: str | None
+    compute_units: int | None
+    detail: dict | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, transaction: TokenTransaction) -> TokenTransactionPublic:
+        fields = {name: getattr(transaction, name) for name in cls.model_fields}
+        return cls(**fields | {"kind": transaction.kind.value, "status": transaction.status.value})
+
+
+class StakeRequest(BaseModel):
+    amount_raw: Annotated[int, Field(gt=0)]
+    lock_s: Annotated[int, Field(gt=0)]
+
+
+class UnstakeRequest(BaseModel):
+    nonce: Annotated[int, Field(ge=0)]
+
+
+class Clawback(BaseModel):
+    owner_ref: str
+    amount_raw: Annotated[int, Field(gt=0)]
+    reason: Annotated[str, Field(min_length=3, max_length=500)]

@@ -39,7 +39,7 @@ from central_system.domain.tokens import (
     TokenTxStatus,
     Wallet,
 )
-from central_system.ledger import Ledger, LedgerUnavailable, TxResult
+from central_system.ledger import Ledger, LedgerUnavailable, TxResult, token_amount
 from central_system.store import repository as repo
 from central_system.store import tokens as token_repo
 from central_system.store.database import Database
@@ -53,6 +53,7 @@ from programs.spl.token2022 import (
     associated_token_address,
     create_associated_token_account_idempotent,
     freeze_account,
+    parse_mint,
     thaw_account,
 )
 
@@ -255,6 +256,28 @@ class TokenService:
         if wallet is None or secret is None:
             raise ValueError(f"{owner_ref} has no custodial wallet")
         return wallet, Keypair.from_bytes(secret)
+
+    async def balance_raw(self, owner_ref: str) -> int | None:
+        """The holder's EVCH in raw units (1 raw = 1 mWh), None without a wallet."""
+        wallet = await self.wallet(owner_ref)
+        if wallet is None:
+            return None
+        return await token_amount(self.ledger, Pubkey.from_string(wallet.token_account)) or 0
+
+    async def supply(self) -> dict[str, int]:
+        """The mint's supply and what the Proof-of-Charge program has recorded, raw units."""
+        mint = parse_mint(await self.ledger.account_data(self.deployment.mint))
+        address = poc.config_address(self.deployment.proof_of_charge)
+        config = poc.ConfigState.parse(await self.ledger.account_data(address))
+        return {
+            "supply_raw": mint.supply,
+            "withheld_fees_raw": mint.transfer_fee_config.withheld_amount,
+            "verified_wh": config.verified_wh,
+            "minted_to_drivers_raw": config.minted_driver_raw,
+            "minted_to_operators_raw": config.minted_operator_raw,
+            "rewards_minted_raw": config.rewards_minted_raw,
+            "sessions_recorded": config.sessions_recorded,
+        }
 
     async def wallet(self, owner_ref: str) -> Wallet | None:
         return await self._db.read(token_repo.get_wallet, owner_ref)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import httpx
 import pytest
+from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from central_system.app import CentralSystem
@@ -263,3 +265,48 @@ async def test_the_regulator_claws_back_from_any_account(central):
     assert wallet.kyc_status is KycStatus.REVOKED
     account = await tokens.ledger.account_data(Pubkey.from_string(wallet.token_account))
     assert parse_token_account(account).is_frozen  # and it stays frozen
+
+
+async def test_the_token_api_shows_balances_and_never_keys(sqlite_url):
+    settings = csms_settings(sqlite_url, auto_register=True, admin_token="s3cret-admin")
+    central = CentralSystem(settings, ManualClock(START))
+    await central.start()
+    await seed_tokens(central)
+    try:
+        tokens, _, _ = await start_tokens(central, EmbeddedLedger(), Kyc({VALID_TOKEN}))
+        await tokens.open_wallet(VALID_TOKEN)
+        await tokens.verify(VALID_TOKEN)
+        await charge(central, "CP-API", VALID_TOKEN, 6_000)
+        await asyncio.wait_for(tokens.drained(), 10)
+        secret = await central.db.read(token_repo.wallet_secret, VALID_TOKEN)
+        async with httpx.AsyncClient(base_url=central.api_url, timeout=10) as api:
+            wallet = (await api.get(f"/token/wallets/{VALID_TOKEN}")).json()
+            assert wallet["balance_raw"] == mint_amounts(Rates(), 6_000).driver_total_raw
+            assert wallet["kyc_status"] == "approved" and wallet["custodial"]
+            history = await api.get(f"/token/wallets/{VALID_TOKEN}/transactions")
+            kinds = [t["kind"] for t in history.json()]
+            assert kinds == ["kyc_thaw", "proof_of_charge"]
+            for text in (str(wallet), history.text):  # no key material, in any encoding
+                assert "secret" not in text
+                assert str(Keypair.from_bytes(secret)) not in text and secret.hex() not in text
+            staked = await api.post(
+                f"/token/wallets/{VALID_TOKEN}/stake", json={"amount_raw": 10**6, "lock_s": DAY_S}
+            )
+            assert staked.json()["status"] == "confirmed"
+            assert (await api.get("/token/wallets/NOBODY")).status_code == 404
+            assert (await api.get("/token/admin/supply")).status_code == 403
+            wrong = {"Authorization": "Bearer guess"}
+            assert (await api.get("/token/admin/supply", headers=wrong)).status_code == 403
+            admin = {"Authorization": "Bearer s3cret-admin"}
+            supply = (await api.get("/token/admin/supply", headers=admin)).json()
+            amounts = mint_amounts(Rates(), 6_000)
+            assert supply["supply_raw"] == amounts.driver_total_raw + amounts.operator_raw
+            assert supply["verified_wh"] == 6_000 and supply["sessions_recorded"] == 1
+            taken = await api.post(
+                "/token/admin/clawback",
+                headers=admin,
+                json={"owner_ref": VALID_TOKEN, "amount_raw": 1_000, "reason": "audit"},
+            )
+            assert taken.json()["status"] == "confirmed"
+    finally:
+        await central.stop()
