@@ -58,6 +58,16 @@ async def charge(central: CentralSystem, charger_id: str, id_token: str, wh: int
     await charger.power_off()
 
 
+async def session_rows(tokens: TokenService, owner: str, count: int):
+    """The owner's Proof-of-Charge rows, once `count` of them are in the outbox."""
+    async with asyncio.timeout(10):
+        while True:
+            rows = [r for r in await tokens.transactions(owner) if r.session_id]
+            if len(rows) >= count:
+                return rows
+            await asyncio.sleep(0.02)
+
+
 async def minted(tokens: TokenService, owner: str) -> int:
     wallet = await tokens.wallet(owner)
     return await token_amount(tokens.ledger, Pubkey.from_string(wallet.token_account)) or 0
@@ -148,8 +158,7 @@ async def test_a_ledger_outage_delays_minting_and_loses_nothing(central):
         await server.stop()  # the ledger goes away
         for n in range(3):
             await charge(central, f"CP-OUT{n}", VALID_TOKEN, 2_000 + n)
-        await asyncio.sleep(0.3)
-        rows = [r for r in await tokens.transactions(VALID_TOKEN) if r.session_id]
+        rows = await session_rows(tokens, VALID_TOKEN, 3)
         assert [r.status for r in rows] == [TokenTxStatus.PENDING] * 3
 
         server = LocalnetServer(validator, port=port)  # back, with its state
@@ -176,10 +185,8 @@ async def test_pending_mints_survive_a_restart(sqlite_url):
     await tokens.verify(VALID_TOKEN)
     await tokens.stop()  # the worker is gone before the session ends: its row stays pending
     await charge(central, "CP-RESTART", VALID_TOKEN, 4_321)
-    await asyncio.sleep(0.2)
-    assert [r.status for r in await tokens.transactions(VALID_TOKEN) if r.session_id] == [
-        TokenTxStatus.PENDING
-    ]
+    rows = await session_rows(tokens, VALID_TOKEN, 1)
+    assert [r.status for r in rows] == [TokenTxStatus.PENDING]
     await central.stop()
 
     again = CentralSystem(csms_settings(sqlite_url), ManualClock(START))
