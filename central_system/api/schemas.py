@@ -259,3 +259,8 @@ class Clawback(BaseModel):
     owner_ref: str
     amount_raw: Annotated[int, Field(gt=0)]
     reason: Annotated[str, Field(min_length=3, max_length=500)]
+
+
+class RedeemRequest(BaseModel):
+    amount_raw: Annotated[int, Field(gt=0)]
+    service: Annotated[str, Field(min_length=1, max_length=100)]  # what the EVCH buys

@@ -21,6 +21,7 @@ class TokenTxKind(StrEnum):
     STAKE = "stake"
     UNSTAKE = "unstake"
     CLAWBACK = "clawback"  # the regulator takes tokens back (permanent delegate)
+    REDEEM = "redeem"  # burnt for a marketplace service
 
 
 class TokenTxStatus(StrEnum):

@@ -48,9 +48,11 @@ from programs import proof_of_charge as poc
 from programs import staking
 from programs.proof_of_charge import ChargeRecord, PocError
 from programs.spl import evch_mint
+from programs.spl.evch_mint import EVCH_DECIMALS
 from programs.spl.token2022 import (
     TokenError,
     associated_token_address,
+    burn_checked,
     create_associated_token_account_idempotent,
     freeze_account,
     parse_mint,
@@ -223,6 +225,24 @@ class TokenService:
                 if data:  # an unstaked position is closed
                     positions.append(staking.parse_position(data, address))
         return staking.fee_discount_bps(positions, self._clock.now())
+
+    # -- the marketplace ---------------------------------------------------------------------
+    async def redeem(self, owner_ref: str, amount_raw: int, service: str) -> TokenTransaction:
+        """Burn ``amount_raw`` of a custodial wallet's EVCH for a marketplace ``service``
+        (a frozen account, without KYC, cannot: Token-2022 refuses)."""
+        wallet, owner = await self._custodial(owner_ref)
+        burn = burn_checked(
+            Pubkey.from_string(wallet.token_account),
+            self.deployment.mint,
+            owner.pubkey(),
+            amount_raw,
+            EVCH_DECIMALS,
+        )
+        result = await self.ledger.send([burn], self._keys.admin, [owner])
+        detail = {"service": service}
+        return await self._record(
+            TokenTxKind.REDEEM, result, owner_ref, amount_raw=amount_raw, detail=detail
+        )
 
     # -- regulation --------------------------------------------------------------------------
     async def clawback(self, owner_ref: str, amount_raw: int, reason: str) -> TokenTransaction:
@@ -469,4 +489,6 @@ def _explain(result: TxResult) -> str:
         if code in errors._value2member_map_:
             error = errors(code)
             return f"{error.name}: {error.message}"
+    if code in TokenError._value2member_map_:
+        return f"Token-2022 {TokenError(code).name}"
     return result.error or "refused"

@@ -317,3 +317,22 @@ async def test_the_token_api_shows_balances_and_never_keys(sqlite_url):
             assert taken.json()["status"] == "confirmed"
     finally:
         await central.stop()
+
+
+async def test_redeeming_burns_and_a_frozen_account_cannot_pay(central):
+    tokens, _, _ = await start_tokens(central, EmbeddedLedger(), Kyc({VALID_TOKEN}))
+    await tokens.open_wallet(VALID_TOKEN)
+    await tokens.verify(VALID_TOKEN)
+    await charge(central, "CP-REDEEM", VALID_TOKEN, 8_000)
+    await asyncio.wait_for(tokens.drained(), 10)
+    held, supply = await minted(tokens, VALID_TOKEN), (await tokens.supply())["supply_raw"]
+
+    burnt = await tokens.redeem(VALID_TOKEN, 2_000_000, "car wash")
+    assert burnt.status is TokenTxStatus.CONFIRMED and burnt.detail == {"service": "car wash"}
+    assert await minted(tokens, VALID_TOKEN) == held - 2_000_000
+    assert (await tokens.supply())["supply_raw"] == supply - 2_000_000  # burnt, not moved
+
+    await tokens.revoke(VALID_TOKEN, "KYC expired")
+    refused = await tokens.redeem(VALID_TOKEN, 1_000, "car wash")
+    assert refused.status is TokenTxStatus.FAILED and refused.error == "Token-2022 ACCOUNT_FROZEN"
+    assert await minted(tokens, VALID_TOKEN) == held - 2_000_000

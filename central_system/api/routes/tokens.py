@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from central_system.api.deps import Admin, Tokens
 from central_system.api.schemas import (
     Clawback,
+    RedeemRequest,
     StakeRequest,
     TokenTransactionPublic,
     UnstakeRequest,
@@ -52,6 +53,13 @@ async def stake(owner_ref: str, body: StakeRequest, tokens: Tokens):
 async def unstake(owner_ref: str, body: UnstakeRequest, tokens: Tokens):
     await _wallet(tokens, owner_ref)
     return TokenTransactionPublic.of(await tokens.unstake(owner_ref, body.nonce))
+
+
+@router.post("/wallets/{owner_ref}/redeem", response_model=TokenTransactionPublic)
+async def redeem(owner_ref: str, body: RedeemRequest, tokens: Tokens):
+    """Burn EVCH for a marketplace service."""
+    await _wallet(tokens, owner_ref)
+    return TokenTransactionPublic.of(await tokens.redeem(owner_ref, body.amount_raw, body.service))
 
 
 @router.get("/admin/supply", dependencies=[Admin], responses={403: {}})
