@@ -44,7 +44,6 @@ import contextlib
 import hashlib
 import json
 import os
-import platform
 import socket
 import statistics
 import sys
@@ -58,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from machine import machine_info, versions
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -797,35 +797,6 @@ def display_path(path: str) -> str:
     return str(resolved.relative_to(root)) if resolved.is_relative_to(root) else str(resolved)
 
 
-def machine_info() -> dict:
-    model = platform.processor()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu_model": model,
-        "memory_mb": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-    }
-
-
-def versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for name in ("evch", "solders", "solana", "httpx", "httpx2", "uvicorn", "starlette", "rich"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = None
-    return out
-
-
 # -- evch validator -------------------------------------------------------------------------
 async def rpc_section(
     url: str,
@@ -1073,7 +1044,9 @@ async def main(args) -> int:
         "benchmark": "ledger_mint",
         "date": started.isoformat(timespec="seconds"),
         "machine": {**machine_info(), "load_average_at_start": load_at_start},
-        "versions": versions(),
+        "versions": versions(
+            "evch", "solders", "solana", "httpx", "httpx2", "uvicorn", "starlette", "rich"
+        ),
         "arguments": {**vars(args), "output": display_path(args.output)},
         "reference": REFERENCE,
         "batch": fit,

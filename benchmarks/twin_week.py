@@ -36,8 +36,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -47,6 +45,7 @@ from pathlib import Path
 
 import pandas as pd
 from acn_baseline import recorded_sessions, replayed_site, run_acnportal, scenario_variant
+from machine import machine_info, versions
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -340,35 +339,6 @@ def notes(results: dict, loaded, cap: dict, check: dict | None) -> list[str]:
     return lines
 
 
-def machine_info() -> dict:
-    model = platform.processor()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu_model": model,
-        "memory_mb": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-    }
-
-
-def versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for name in ("evch", "acnportal", "numpy", "pandas", "simpy", "websockets", "sqlalchemy"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = None
-    return out
-
-
 # -- main ---------------------------------------------------------------------------------
 def acnportal_missing() -> bool:
     try:
@@ -455,7 +425,9 @@ def main(args) -> int:
         "benchmark": "twin_week",
         "date": started.isoformat(timespec="seconds"),
         "machine": machine_info(),
-        "versions": versions(),
+        "versions": versions(
+            "evch", "acnportal", "numpy", "pandas", "simpy", "websockets", "sqlalchemy"
+        ),
         "arguments": {**vars(args), "scenario": str(Path(args.scenario))},
         "scenario": {
             "name": loaded.scenario.scenario.name,
