@@ -426,13 +426,20 @@ class EmulatedCharger:
         return periods
 
     def _supply(self, evse: Evse | None) -> dict[str, Any]:
+        """What an EVSE's limits are evaluated against: the charger's supply, and where its
+        Relative profiles count from (its transaction's start)."""
         transaction = evse.transaction if evse is not None else None
+        return {
+            **self._charger_supply(),
+            "transaction_start": transaction.started_at if transaction else None,
+        }
+
+    def _charger_supply(self) -> dict[str, Any]:
         return {
             "rated_w": self.rated_w,
             "voltage_v": self.config.voltage_v,
             "phases": self.config.phases,
             "dc": self.config.current == "DC",
-            "transaction_start": transaction.started_at if transaction else None,
         }
 
     def _set_charging_profile(self, evse_id: int, profile: ChargingProfile) -> Rejection | None:
@@ -483,9 +490,7 @@ class EmulatedCharger:
                     evse.meter.set_power(offered_w)
 
     def _charger_cap_w(self) -> float | None:
-        supply = self._supply(None)
-        del supply["transaction_start"]  # a charger-wide cap is never Relative
-        return self.profiles.charger_cap_w(self.clock.now(), **supply)
+        return self.profiles.charger_cap_w(self.clock.now(), **self._charger_supply())
 
     def _sharing_changed(self) -> None:
         """A transaction began or ended: under a charger-wide cap every EVSE's share moves."""

@@ -45,18 +45,14 @@ def validator(
     port: Annotated[int, typer.Option(help="JSON-RPC port")] = 8899,
 ) -> None:
     """Run a local Solana cluster: LiteSVM behind the standard JSON-RPC (like
-    solana-test-validator), for `EVCH_LEDGER_URL=http://HOST:PORT` and any Solana client."""
+    solana-test-validator), for the central system's RpcLedger and any Solana client."""
     asyncio.run(_validate_forever(host, port))
 
 
 async def _validate_forever(host: str, port: int) -> None:
     async with LocalnetServer(host=host, port=port) as server:
         console.print(f"Solana JSON-RPC  {server.url}  (LiteSVM; transactions final at once)")
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await _until_stopped()
 
 
 @app.command()
@@ -94,13 +90,18 @@ async def _serve(settings: Settings) -> None:
     await central.start()
     console.print(f"OCPP  {central.ocpp_url}/{{charger_id}}  (ocpp1.6, ocpp2.0.1)")
     console.print(f"API   {central.api_url}  (OpenAPI: {central.api_url}/openapi.json)")
+    await _until_stopped()
+    console.print("shutting down: closing charger connections, committing queued writes")
+    await central.stop()
+
+
+async def _until_stopped() -> None:
+    """Return on SIGINT (Ctrl-C) or SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    console.print("shutting down: closing charger connections, committing queued writes")
-    await central.stop()
 
 
 @app.command()

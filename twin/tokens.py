@@ -18,7 +18,6 @@ from typing import IO
 
 from solders.instruction import Instruction
 from solders.keypair import Keypair
-from solders.pubkey import Pubkey
 
 from central_system.clock import Clock
 from central_system.domain.model import ChargingSession, SessionState
@@ -50,7 +49,6 @@ class RecordingLedger(EmbeddedLedger):
     def __init__(self, path: Path, clock: Clock) -> None:
         super().__init__(clock=clock)
         self._file: IO[str] = open(path, "w", encoding="utf-8")
-        self._now = clock.now
         self.transactions = 0
 
     async def send(
@@ -59,7 +57,7 @@ class RecordingLedger(EmbeddedLedger):
         result = await super().send(instructions, payer, signers)
         self.transactions += 1
         record = {
-            "t": to_wire_time(self._now()),
+            "t": to_wire_time(self._clock.now()),
             "signature": result.signature,
             "ok": result.ok,
             "error": result.error,
@@ -125,11 +123,12 @@ async def reconcile(tokens: TokenService, sessions: list[ChargingSession]) -> Re
     for session in sessions:
         if session.state is not SessionState.COMPLETED or not session.energy_wh:
             continue
-        row = rows.get(session.session_id)
-        if row is None or row.status is not TokenTxStatus.CONFIRMED:
-            outcome.sessions_blocked += row is not None and row.status is TokenTxStatus.BLOCKED
-            if row is None or row.status is not TokenTxStatus.BLOCKED:
-                outcome.differences.append(f"session {session.session_id}: not minted")
+        status = rows[session.session_id].status if session.session_id in rows else None
+        if status is TokenTxStatus.BLOCKED:  # the driver's KYC is not approved
+            outcome.sessions_blocked += 1
+            continue
+        if status is not TokenTxStatus.CONFIRMED:
+            outcome.differences.append(f"session {session.session_id}: not minted")
             continue
         amounts = poc.mint_amounts(config.rates, session.energy_wh)
         outcome.sessions_minted += 1
@@ -138,8 +137,7 @@ async def reconcile(tokens: TokenService, sessions: list[ChargingSession]) -> Re
         verified_wh += session.energy_wh
         outcome.expected_raw += amounts.driver_total_raw + amounts.operator_raw
     for owner, expected in sorted(per_driver.items()):
-        wallet = await tokens.wallet(owner)
-        held = await token_amount(ledger, Pubkey.from_string(wallet.token_account))
+        held = await tokens.balance_raw(owner)
         if held != expected:
             outcome.differences.append(f"driver {owner}: holds {held} raw, earned {expected}")
     held = await token_amount(ledger, deployment.operator_account)

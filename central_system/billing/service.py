@@ -31,6 +31,7 @@ from central_system.domain.model import (
     MeterSample,
     SessionState,
     Site,
+    latest_power,
 )
 from central_system.errors import ChargerOffline, CommandFailed
 from central_system.ocpp.gateway import ChargerGateway
@@ -267,13 +268,9 @@ class BillingService:
         active = self._active.get(session_id)
         if active is None:
             return
-        power = [
-            s
-            for s in samples
-            if s.measurand == Measurand.POWER_IMPORT and s.phase is None and s.value is not None
-        ]
-        if power:
-            active.power_w = max(power, key=lambda s: s.timestamp).value
+        power = latest_power(samples)
+        if power is not None:
+            active.power_w = power.value
 
     def session_stopped(self, session: ChargingSession) -> None:
         self._active.pop(session.session_id, None)

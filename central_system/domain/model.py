@@ -7,7 +7,7 @@ transaction ids) are resolved in the OCPP layer before values reach this module.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -200,3 +200,18 @@ def energy_register_wh(
         return None
     pick = min if first else max
     return round(pick(energy, key=lambda s: s.timestamp).value)
+
+
+def latest_power(
+    samples: Sequence[MeterSample], *, context: str | None = None
+) -> MeterSample | None:
+    """The latest total Power.Active.Import sample (of ``context`` only, when given)."""
+    power = [
+        s
+        for s in samples
+        if s.measurand == Measurand.POWER_IMPORT
+        and s.phase is None
+        and s.value is not None
+        and (context is None or s.context == context)
+    ]
+    return max(power, key=lambda s: s.timestamp) if power else None

@@ -15,9 +15,10 @@ from typing import Protocol
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
+from solders.transaction import Transaction
 
-# Token-2022 and Token accounts keep the amount at the same place: after mint and owner.
-TOKEN_AMOUNT_OFFSET = 64
+from programs.spl.token2022 import parse_token_account
+
 # The most a transaction may take on the wire (a cluster refuses more; LiteSVM would not).
 PACKET_DATA_SIZE = 1232
 
@@ -63,12 +64,25 @@ class Ledger(Protocol):
     async def close(self) -> None: ...
 
 
+def signing_keys(payer: Keypair, signers: Sequence[Keypair]) -> list[Keypair]:
+    """The fee payer first, then the other signers, each once."""
+    return [payer, *(s for s in signers if s.pubkey() != payer.pubkey())]
+
+
+def wire_bytes(transaction: Transaction) -> bytes:
+    """The transaction as sent; TransactionTooLarge where a cluster would refuse its size."""
+    wire = bytes(transaction)
+    if len(wire) > PACKET_DATA_SIZE:
+        raise TransactionTooLarge(f"{len(wire)} bytes, a transaction carries {PACKET_DATA_SIZE}")
+    return wire
+
+
 async def token_amount(ledger: Ledger, token_account: Pubkey) -> int | None:
     """A token account's balance in raw units, or None when the account does not exist."""
     data = await ledger.account_data(token_account)
     if data is None:
         return None
-    return int.from_bytes(data[TOKEN_AMOUNT_OFFSET : TOKEN_AMOUNT_OFFSET + 8], "little")
+    return parse_token_account(data).amount
 
 
 _INDEX = re.compile(r"InstructionError\(\(?\s*(\d+)")

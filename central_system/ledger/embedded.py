@@ -18,12 +18,7 @@ from solders.pubkey import Pubkey
 from solders.transaction import Transaction
 
 from central_system.clock import Clock
-from central_system.ledger.base import (
-    PACKET_DATA_SIZE,
-    TransactionTooLarge,
-    TxResult,
-    failure,
-)
+from central_system.ledger.base import TxResult, failure, signing_keys, wire_bytes
 
 
 class EmbeddedLedger:
@@ -43,12 +38,11 @@ class EmbeddedLedger:
             sysvar = self.svm.get_clock()
             sysvar.unix_timestamp = int(self._clock.now().timestamp())
             self.svm.set_clock(sysvar)
-        keys = [payer, *(s for s in signers if s.pubkey() != payer.pubkey())]
         message = Message(list(instructions), payer.pubkey())
-        transaction = Transaction(keys, message, self.svm.latest_blockhash())
-        size = len(bytes(transaction))
-        if size > PACKET_DATA_SIZE:
-            raise TransactionTooLarge(f"{size} bytes, a transaction carries {PACKET_DATA_SIZE}")
+        transaction = Transaction(
+            signing_keys(payer, signers), message, self.svm.latest_blockhash()
+        )
+        wire_bytes(transaction)  # LiteSVM would run an over-size one; a cluster would not
         outcome = self.svm.send_transaction(transaction)
         slot = self.svm.get_clock().slot
         if hasattr(outcome, "err"):  # FailedTransactionMetadata

@@ -8,7 +8,8 @@ passes is sent, then confirmed, then read back for its logs and compute units.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import httpx
 from solana.exceptions import SolanaRpcException
@@ -24,11 +25,11 @@ from solders.rpc.errors import SendTransactionPreflightFailureMessage
 from solders.transaction import Transaction
 
 from central_system.ledger.base import (
-    PACKET_DATA_SIZE,
     LedgerUnavailable,
-    TransactionTooLarge,
     TxResult,
     failure,
+    signing_keys,
+    wire_bytes,
 )
 
 # Where the node cannot be reached (solana-py wraps its HTTP errors): the transaction may be
@@ -47,16 +48,12 @@ class RpcLedger:
     async def send(
         self, instructions: Sequence[Instruction], payer: Keypair, signers: Sequence[Keypair] = ()
     ) -> TxResult:
-        keys = [payer, *(s for s in signers if s.pubkey() != payer.pubkey())]
-        try:
+        keys = signing_keys(payer, signers)
+        with self._reachable():
             blockhash = (await self._client.get_latest_blockhash()).value.blockhash
             transaction = Transaction(keys, Message(list(instructions), payer.pubkey()), blockhash)
             signature = transaction.signatures[0]
-            wire = bytes(transaction)
-            if len(wire) > PACKET_DATA_SIZE:
-                raise TransactionTooLarge(
-                    f"{len(wire)} bytes, a transaction carries {PACKET_DATA_SIZE}"
-                )
+            wire = wire_bytes(transaction)
             try:
                 await self._client.send_raw_transaction(
                     wire, TxOpts(preflight_commitment=Confirmed)
@@ -67,8 +64,6 @@ class RpcLedger:
             landed = await self._client.get_transaction(
                 signature, "json", Confirmed, max_supported_transaction_version=0
             )
-        except _UNREACHABLE as error:
-            raise LedgerUnavailable(f"{self.url}: {error}") from error
         if landed.value is None:
             raise LedgerUnavailable(f"{self.url}: transaction {signature} confirmed but not found")
         meta = landed.value.transaction.meta
@@ -86,28 +81,28 @@ class RpcLedger:
         )
 
     async def account_data(self, address: Pubkey) -> bytes | None:
-        try:
+        with self._reachable():
             account = (await self._client.get_account_info(address)).value
-        except _UNREACHABLE as error:
-            raise LedgerUnavailable(f"{self.url}: {error}") from error
         return None if account is None else bytes(account.data)
 
     async def lamports(self, address: Pubkey) -> int:
-        try:
+        with self._reachable():
             return (await self._client.get_balance(address)).value
-        except _UNREACHABLE as error:
-            raise LedgerUnavailable(f"{self.url}: {error}") from error
 
     async def fund(self, address: Pubkey, lamports: int) -> None:
-        try:
+        with self._reachable():
             signature = (await self._client.request_airdrop(address, lamports)).value
             await self._client.confirm_transaction(signature, Confirmed, sleep_seconds=self._poll_s)
-        except _UNREACHABLE as error:
-            raise LedgerUnavailable(f"{self.url}: {error}") from error
 
     async def rent_exempt_minimum(self, size: int) -> int:
-        try:
+        with self._reachable():
             return (await self._client.get_minimum_balance_for_rent_exemption(size)).value
+
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """The node could not be reached: LedgerUnavailable, to be retried later."""
+        try:
+            yield
         except _UNREACHABLE as error:
             raise LedgerUnavailable(f"{self.url}: {error}") from error
 

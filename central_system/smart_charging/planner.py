@@ -19,10 +19,10 @@ from central_system.background import BackgroundTasks
 from central_system.clock import Clock
 from central_system.domain.model import (
     ChargingSession,
-    Measurand,
     MeterSample,
     Site,
     energy_register_wh,
+    latest_power,
 )
 from central_system.errors import ChargerOffline, CommandFailed
 from central_system.ocpp.gateway import ChargerGateway
@@ -166,18 +166,10 @@ class SitePlanner:
         register_wh = energy_register_wh(samples)
         if register_wh is not None:
             tracked.register_wh = max(tracked.register_wh, register_wh)
-        power = [
-            s
-            for s in samples
-            if s.measurand == Measurand.POWER_IMPORT
-            and s.context == "Sample.Periodic"
-            and s.phase is None
-            and s.value is not None
-        ]
-        if power and tracked.measured(max(power, key=lambda s: s.timestamp)):
-            self._background.spawn(
-                self.replan(tracked.site_id)
-            )  # hand what it cannot use to the others
+        power = latest_power(samples, context="Sample.Periodic")
+        if power is not None and tracked.measured(power):
+            # Hand what this EV cannot use to the others now.
+            self._background.spawn(self.replan(tracked.site_id))
 
     def session_stopped(self, session: ChargingSession) -> None:
         self._sessions.pop(session.session_id, None)

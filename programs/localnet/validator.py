@@ -32,6 +32,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from programs.spl.token2022 import parse_mint, parse_token_account
+
 PACKET_DATA_SIZE = 1232  # the most a transaction may take on the wire
 BLOCKHASH_VALID_SLOTS = 150
 VERSION = "evch-localnet-1"
@@ -147,19 +149,18 @@ class LocalValidator:
 
     def _token_account_balance(self, params: list) -> dict:
         account = self.svm.get_account(_pubkey(params[0]))
-        if account is None or len(account.data) < 72:
-            raise RpcError(INVALID_PARAMS, "Invalid param: not a Token account")
-        data = bytes(account.data)
-        mint = self.svm.get_account(Pubkey(data[:32]))
-        decimals = bytes(mint.data)[44] if mint is not None else 0
-        amount = int.from_bytes(data[64:72], "little")
-        ui = amount / 10**decimals
+        try:
+            holding = parse_token_account(bytes(account.data))
+            decimals = parse_mint(bytes(self.svm.get_account(holding.mint).data)).decimals
+        except (AttributeError, ValueError):  # no account, or not a token account
+            raise RpcError(INVALID_PARAMS, "Invalid param: not a Token account") from None
+        amount = holding.amount
         return self._context(
             {
                 "amount": str(amount),
                 "decimals": decimals,
-                "uiAmount": ui,
-                "uiAmountString": f"{amount / 10**decimals:.{decimals}f}".rstrip("0").rstrip("."),
+                "uiAmount": amount / 10**decimals,
+                "uiAmountString": _ui_amount(amount, decimals),
             }
         )
 
@@ -278,6 +279,13 @@ class LocalValidator:
                 "computeUnitsConsumed": landed.units,
             },
         }
+
+
+def _ui_amount(amount: int, decimals: int) -> str:
+    """``12345678`` raw at 6 decimals -> ``"12.345678"``, exactly (no float)."""
+    whole, fraction = divmod(amount, 10**decimals)
+    digits = f"{fraction:0{decimals}d}".rstrip("0") if decimals else ""
+    return f"{whole}.{digits}" if digits else str(whole)
 
 
 def _pubkey(text: str) -> Pubkey:

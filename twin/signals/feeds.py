@@ -22,19 +22,21 @@ class SampledForecast:
     def __init__(self, series: pd.Series, step_s: int, scale: float = 1.0) -> None:
         self.step_s = step_s
         self._starts_s = np.array([int(t.timestamp()) for t in series.index], dtype=np.int64)
-        self._values = series.to_numpy(dtype=float) * scale
+        values = series.to_numpy(dtype=float) * scale
+        # Built once: the planner asks on every re-plan, for a day ahead.
+        self._intervals: list[Interval] = [
+            (
+                datetime.fromtimestamp(int(start_s), UTC),
+                datetime.fromtimestamp(int(start_s) + step_s, UTC),
+                float(value),
+            )
+            for start_s, value in zip(self._starts_s, values, strict=True)
+        ]
 
     def forecast(self, start: datetime, end: datetime) -> list[Interval]:
         first = np.searchsorted(self._starts_s, start.timestamp(), side="right") - 1
         last = np.searchsorted(self._starts_s, end.timestamp(), side="left")
-        return [
-            (
-                datetime.fromtimestamp(int(self._starts_s[i]), UTC),
-                datetime.fromtimestamp(int(self._starts_s[i]) + self.step_s, UTC),
-                float(self._values[i]),
-            )
-            for i in range(max(first, 0), last)
-        ]
+        return self._intervals[max(int(first), 0) : int(last)]
 
 
 def sampled(signal, start: datetime, end: datetime, step_s: int, scale: float = 1.0):
