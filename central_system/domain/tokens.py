@@ -22,6 +22,12 @@ class TokenTxKind(StrEnum):
     UNSTAKE = "unstake"
     CLAWBACK = "clawback"  # the regulator takes tokens back (permanent delegate)
     REDEEM = "redeem"  # burnt for a marketplace service
+    PAYMENT = "payment"  # a session paid in EVCH (transfer with fee to the operator)
+    GREEN_CREDIT = "green_credit"  # a renewable charging certificate (NonTransferable mint)
+    ADMIN_BURN = "admin_burn"  # the admin burns from a holder (the mint's permanent delegate)
+    PAUSE = "pause"  # Proof-of-Charge paused or resumed
+    UPDATE_RATES = "update_rates"  # new mint rates for sessions recorded afterwards
+    FEES_WITHDRAWN = "fees_withdrawn"  # withheld transfer fees moved to the treasury
 
 
 class TokenTxStatus(StrEnum):
