@@ -18,6 +18,7 @@ from central_system.config import Settings
 from central_system.domain.model import Site
 from central_system.ocpp.gateway import ChargerGateway
 from central_system.ocpp.server import OcppServer
+from central_system.payments import EvchPayments, EvchPeg
 from central_system.pricing import PriceInterval
 from central_system.sessions.service import ChargingService
 from central_system.signals import NO_FEEDS, SiteFeeds
@@ -54,6 +55,7 @@ class CentralSystem:
         self.service.listeners += [self.planner, self.billing]
         self._feeds: dict[str, SiteFeeds] = {}
         self.tokens: TokenService | None = None
+        self.payments: EvchPayments | None = None
         self.ocpp = OcppServer(self.service, self.gateway, self.clock, settings, frame_observer)
         self.api = create_app(self.service, self.gateway, self)
         self._api_server: uvicorn.Server | None = None
@@ -109,10 +111,11 @@ class CentralSystem:
         )
 
     # -- tokens ------------------------------------------------------------------------------
-    def attach_tokens(self, tokens: TokenService) -> None:
+    def attach_tokens(self, tokens: TokenService, peg: EvchPeg | None = None) -> None:
         """Mint a Proof-of-Charge for every completed session from now on (and any left
-        pending by an earlier run)."""
+        pending by an earlier run); drivers may pay their sessions in EVCH at ``peg``."""
         self.tokens = tokens
+        self.payments = EvchPayments(self.db, self.clock, tokens, peg)
         self.service.listeners.append(tokens)
         self.billing.discounts = tokens  # staking tiers lower the driver's price
         tokens.start()

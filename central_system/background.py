@@ -17,6 +17,11 @@ class BackgroundTasks:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def settled(self) -> None:
+        """Return once every spawned task (not the timer) has finished, later ones included."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
     def start_timer(self, coroutine: Coroutine[Any, Any, Any], name: str) -> None:
         """Run the component's periodic loop, once (a second call closes `coroutine` unused)."""
         if self._timer is not None:

@@ -180,6 +180,12 @@ def _print_summary(summary) -> None:
             f"{minted.minted_raw / 10**6:,.6f} EVCH for {minted.sessions_minted} sessions "
             f"({minted.sessions_blocked} waiting for KYC); {verdict}",
         )
+        if minted.sessions_paid:
+            table.add_row(
+                "paid in EVCH",
+                f"{minted.sessions_paid} sessions, {minted.paid_raw / 10**6:,.6f} EVCH "
+                f"({minted.fees_raw / 10**6:,.6f} EVCH platform fees)",
+            )
     table.add_row("OCPP frames", f"{summary.frames:,}")
     table.add_row("wall time", f"{summary.wall_s:,.1f} s")
     table.add_row(

@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from central_system.tokens.service import TokenService
 from twin.arrivals import Arrival, generated_arrivals, replayed_arrivals
 from twin.clock import VirtualClock
 from twin.conductor import Conductor
+from twin.driver_app import DriverApp
 from twin.ev import ChargingCurve
 from twin.ev_catalogue import EvModel, load_ev_models
 from twin.fleet import Fleet
@@ -184,7 +184,7 @@ async def run_scenario(
                     else "any_free"
                 ),
             ),
-            tell_needs=partial(_tell_needs, central),
+            app=DriverApp(central, seed, scenario.tokens.evch_payment_share),
         )
         for arrival in arrivals:
             if arrival.arrival < scenario.end_at:
@@ -200,7 +200,7 @@ async def run_scenario(
         if tokens is not None:
             async with asyncio.timeout(60):
                 await tokens.drained()
-            minted = await reconcile(tokens, stored)
+            minted = await reconcile(tokens, stored, await central.payments.settlements())
     finally:
         for charger in fleet:
             await charger.power_off()
@@ -262,7 +262,7 @@ async def _start_tokens(
     await ledger.fund(keys.attestor.pubkey(), 100 * LAMPORTS_PER_SOL)  # pays session accounts
     kyc = SimulatedKyc(scenario.scenario.seed, scenario.tokens.kyc_approval_share)
     tokens = TokenService(central.db, clock, ledger, deployment, keys, kyc)
-    central.attach_tokens(tokens)
+    central.attach_tokens(tokens, scenario.tokens.evch_peg())
     return tokens
 
 
@@ -325,15 +325,6 @@ def feeds_of(scenario: Scenario, site: SiteSpec) -> SiteFeeds:
         )
         pv = sampled(array, start, end, PV_STEP_S)
     return SiteFeeds(wholesale=wholesale, pv_w=pv, carbon_g_per_kwh=carbon)
-
-
-async def _tell_needs(
-    central: CentralSystem, charger_id: str, transaction_id: str, departure: datetime, wh: float
-) -> None:
-    """The driver's app: it finds the session and gives the CSMS the driver's plans."""
-    session = await central.service.find_session(charger_id, transaction_id)
-    if session is not None:
-        await central.service.set_driver_needs(session.session_id, departure, round(wh))
 
 
 def _disconnect(

@@ -21,11 +21,12 @@ from solders.keypair import Keypair
 
 from central_system.clock import Clock
 from central_system.domain.model import ChargingSession, SessionState
-from central_system.domain.tokens import TokenTxKind, TokenTxStatus
-from central_system.ledger import EmbeddedLedger, TxResult, token_amount
+from central_system.domain.tokens import Settlement, TokenTxKind, TokenTxStatus
+from central_system.ledger import EmbeddedLedger, TxResult
 from central_system.tokens.service import KycDecision, TokenService
 from ocppj.wire import to_wire_time
 from programs import proof_of_charge as poc
+from programs.spl.token2022 import parse_token_account
 
 
 class SimulatedKyc:
@@ -88,6 +89,9 @@ class Reconciliation:
     sessions_blocked: int = 0
     minted_raw: int = 0
     expected_raw: int = 0
+    sessions_paid: int = 0  # paid in EVCH
+    paid_raw: int = 0  # what the drivers sent, fees included
+    fees_raw: int = 0  # withheld on the operator's account
     differences: list[str] = field(default_factory=list)
 
     @property
@@ -100,14 +104,20 @@ class Reconciliation:
             "sessions_blocked": self.sessions_blocked,
             "minted_raw": self.minted_raw,
             "expected_raw": self.expected_raw,
+            "sessions_paid": self.sessions_paid,
+            "paid_raw": self.paid_raw,
+            "fees_raw": self.fees_raw,
             "reconciled": self.reconciled,
             "differences": self.differences,
         }
 
 
-async def reconcile(tokens: TokenService, sessions: list[ChargingSession]) -> Reconciliation:
+async def reconcile(
+    tokens: TokenService, sessions: list[ChargingSession], payments: list[Settlement]
+) -> Reconciliation:
     """Each driver's and the operator's balance, and the program's counters, against the
-    amounts the on-chain rates give for the completed sessions that were minted."""
+    amounts the on-chain rates give for the completed sessions that were minted, less what
+    drivers paid in EVCH (to the operator, the fee withheld on its account)."""
     ledger, deployment = tokens.ledger, tokens.deployment
     config = poc.ConfigState.parse(
         await ledger.account_data(poc.config_address(deployment.proof_of_charge))
@@ -136,13 +146,25 @@ async def reconcile(tokens: TokenService, sessions: list[ChargingSession]) -> Re
         operator += amounts.operator_raw
         verified_wh += session.energy_wh
         outcome.expected_raw += amounts.driver_total_raw + amounts.operator_raw
+    drivers = {session.session_id: session.id_token for session in sessions}
+    for paid in payments:
+        per_driver[drivers[paid.session_id]] -= paid.gross_raw
+        operator += paid.net_raw
+        outcome.sessions_paid += 1
+        outcome.paid_raw += paid.gross_raw
+        outcome.fees_raw += paid.fee_raw
     for owner, expected in sorted(per_driver.items()):
         held = await tokens.balance_raw(owner)
         if held != expected:
-            outcome.differences.append(f"driver {owner}: holds {held} raw, earned {expected}")
-    held = await token_amount(ledger, deployment.operator_account)
-    if held != operator:
-        outcome.differences.append(f"operator: holds {held} raw, earned {operator}")
+            outcome.differences.append(f"driver {owner}: holds {held} raw, expected {expected}")
+    account = parse_token_account(await ledger.account_data(deployment.operator_account))
+    if account.amount != operator:
+        outcome.differences.append(f"operator: holds {account.amount} raw, expected {operator}")
+    if (account.withheld_amount or 0) != outcome.fees_raw:
+        outcome.differences.append(
+            f"operator: {account.withheld_amount} raw of fees withheld, payments paid "
+            f"{outcome.fees_raw}"
+        )
     outcome.minted_raw = config.minted_total_raw
     if config.minted_total_raw != outcome.expected_raw:
         outcome.differences.append(

@@ -7,14 +7,15 @@ goes on, as a driver waits for the charger's screen.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Generator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import simpy
 
+from central_system.domain.tokens import Settlement
 from chargers_sim.base import ChargerStateError, Transaction
 from twin.arrivals import Arrival
 from twin.clock import VirtualClock
@@ -47,8 +48,14 @@ class Visit:
     remapped: str | None = None  # why a replayed session went to another bay than its station
 
 
-# What a driver's app tells the operator: (charger id, transaction id, departure, energy Wh).
-DriverApp = Callable[[str, str, datetime, float], Awaitable[object]]
+class DriverApp(Protocol):
+    """The driver's phone app (twin.driver_app.DriverApp in a run)."""
+
+    def tell_needs(
+        self, charger_id: str, transaction_id: str, departure: datetime, wh: float
+    ) -> Awaitable[object]: ...
+
+    def pay(self, charger_id: str, transaction_id: str) -> Awaitable[Settlement | None]: ...
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,7 @@ class VisitProcess:
         power: SitePowerLog,
         models: dict[str, EvModel],
         rules: VisitRules,
-        tell_needs: DriverApp | None = None,
+        app: DriverApp | None = None,
     ) -> None:
         self.env = env
         self.clock = clock
@@ -85,7 +92,7 @@ class VisitProcess:
         self.power = power
         self.models = models
         self.rules = rules
-        self.tell_needs = tell_needs
+        self.app = app
         self.visits: list[Visit] = []
         # EVs waiting between two decisions of their draw, by (charger id, EVSE id).
         self._charging: dict[tuple[str, int], simpy.Process] = {}
@@ -131,12 +138,13 @@ class VisitProcess:
             return
         visit.started_at = self.clock.now()
         self._event("start", visit)
-        if self.tell_needs is not None and visit.transaction.transaction_id is not None:
+        transaction_id = visit.transaction.transaction_id
+        if self.app is not None and transaction_id is not None:
             # The driver's app tells the operator when they leave and what they need.
             yield act(
-                self.tell_needs(
+                self.app.tell_needs(
                     bay.charger_id,
-                    visit.transaction.transaction_id,
+                    transaction_id,
                     arrival.departure,
                     arrival.need_wh,
                 )
@@ -148,6 +156,10 @@ class VisitProcess:
             yield act(charger.stop_transaction(evse_id, "EVDisconnected"))
             visit.stopped_at = self.clock.now()
         yield act(charger.unplug(evse_id))
+        if self.app is not None and transaction_id is not None:
+            paid = yield act(self.app.pay(bay.charger_id, transaction_id))
+            if paid is not None:
+                self._event("paid_evch", visit, gross_raw=paid.gross_raw, fee_raw=paid.fee_raw)
         self._leave(visit)
 
     def _charge(self, visit: Visit) -> Generator[simpy.Event, Any, None]:

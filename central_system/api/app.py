@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from central_system.api.deps import SiteManager
 from central_system.api.routes import chargers, id_tokens, sessions
 from central_system.api.routes import sites as site_routes
+from central_system.api.routes import token_admin as token_admin_routes
 from central_system.api.routes import tokens as token_routes
 from central_system.errors import (
     CentralSystemError,
@@ -63,6 +64,7 @@ def create_app(service: ChargingService, gateway: ChargerGateway, sites: SiteMan
         id_tokens.router,
         site_routes.router,
         token_routes.router,
+        token_admin_routes.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

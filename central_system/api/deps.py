@@ -15,6 +15,7 @@ from central_system.ocpp.gateway import ChargerGateway
 from central_system.pricing import PriceInterval
 from central_system.sessions.remote import RemoteControl
 from central_system.sessions.service import ChargingService
+from central_system.tokens.admin import TokenAdmin
 from central_system.tokens.service import TokenService
 
 
@@ -54,6 +55,10 @@ def _tokens(request: Request) -> TokenService:
     return tokens
 
 
+def _token_admin(request: Request) -> TokenAdmin:
+    return TokenAdmin.beside(_tokens(request))
+
+
 def _admin(request: Request) -> None:
     """The admin routes need `Authorization: Bearer <EVCH_ADMIN_TOKEN>`."""
     expected = request.app.state.sites.settings.admin_token
@@ -67,4 +72,5 @@ Gateway = Annotated[ChargerGateway, Depends(_gateway)]
 Remote = Annotated[RemoteControl, Depends(_remote)]
 Sites = Annotated[SiteManager, Depends(_sites)]
 Tokens = Annotated[TokenService, Depends(_tokens)]
+TokenAdminDep = Annotated[TokenAdmin, Depends(_token_admin)]
 Admin = Depends(_admin)

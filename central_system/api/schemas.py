@@ -17,7 +17,8 @@ from central_system.domain.model import (
     SessionState,
     Site,
 )
-from central_system.domain.tokens import TokenTransaction, Wallet
+from central_system.domain.tokens import Settlement, TokenTransaction, Wallet
+from central_system.payments import EvchQuote
 from central_system.pricing import Money, PricedInterval, PriceInterval
 
 
@@ -264,3 +265,55 @@ class Clawback(BaseModel):
 class RedeemRequest(BaseModel):
     amount_raw: Annotated[int, Field(gt=0)]
     service: Annotated[str, Field(min_length=1, max_length=100)]  # what the EVCH buys
+
+
+class PayRequest(BaseModel):
+    session_id: int
+
+
+class EvchQuotePublic(BaseModel):
+    """A session's bill in EVCH: the driver sends gross, the operator receives net."""
+
+    session_id: int
+    bill_minor: int
+    currency: str
+    evch_value_minor: str = Field(description="one EVCH in minor units of the currency, exact")
+    gross_raw: int
+    fee_raw: int
+    net_raw: int
+
+    @classmethod
+    def of(cls, session_id: int, quote: EvchQuote) -> EvchQuotePublic:
+        value = quote.value_minor_per_evch
+        return cls(
+            session_id=session_id,
+            bill_minor=quote.bill.amount_minor,
+            currency=quote.bill.currency,
+            evch_value_minor=f"{value.numerator}/{value.denominator}",
+            gross_raw=quote.gross_raw,
+            fee_raw=quote.fee_raw,
+            net_raw=quote.net_raw,
+        )
+
+
+class SettlementPublic(BaseModel):
+    session_id: int
+    tx_id: int
+    operator_ref: str
+    bill_minor: int
+    bill_currency: str
+    peg_basis: str
+    evch_value_minor: str
+    gross_raw: int
+    fee_raw: int
+    net_raw: int
+    settled_in: str
+    settled_minor: int
+    settled_currency: str
+    settled_at: datetime
+
+    @classmethod
+    def of(cls, settlement: Settlement) -> SettlementPublic:
+        fields = {name: getattr(settlement, name) for name in cls.model_fields}
+        value = settlement.evch_value_minor
+        return cls(**fields | {"evch_value_minor": f"{value.numerator}/{value.denominator}"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from fractions import Fraction
 
 
 class KycStatus(StrEnum):
@@ -66,3 +67,23 @@ class TokenTransaction:
     detail: dict | None
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """A session paid in EVCH and the operator's settlement for it."""
+
+    session_id: int
+    tx_id: int
+    operator_ref: str
+    bill_minor: int
+    bill_currency: str
+    peg_basis: str  # kwh: the site's average kWh price; usd: the USDC rate
+    evch_value_minor: Fraction  # one EVCH in minor units of the bill's currency
+    gross_raw: int  # what the driver sent
+    fee_raw: int  # the platform's transfer fee, withheld in the operator's account
+    net_raw: int  # what the operator received
+    settled_in: str  # fiat or usdc
+    settled_minor: int
+    settled_currency: str
+    settled_at: datetime

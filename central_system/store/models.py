@@ -223,3 +223,27 @@ class TokenTransactionRow(Base):
     detail: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OperatorSettlementRow(Base):
+    """A session paid in EVCH: what the driver sent, the fee withheld, what the operator
+    received, and what the operator is paid for it (fiat or a stablecoin) at the peg."""
+
+    __tablename__ = "operator_settlements"
+
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("charging_sessions.session_id", ondelete="CASCADE"), primary_key=True
+    )
+    tx_id: Mapped[int] = mapped_column(ForeignKey("token_transactions.tx_id"), unique=True)
+    operator_ref: Mapped[str] = mapped_column(String(64))
+    bill_minor: Mapped[int] = mapped_column(BigInteger)
+    bill_currency: Mapped[str] = mapped_column(String(3))
+    peg_basis: Mapped[str] = mapped_column(String(8))  # kwh, usd
+    evch_value_minor: Mapped[str] = mapped_column(String(64))  # one EVCH, exact: "num/den"
+    gross_raw: Mapped[int] = mapped_column(BigInteger)
+    fee_raw: Mapped[int] = mapped_column(BigInteger)
+    net_raw: Mapped[int] = mapped_column(BigInteger)
+    settled_in: Mapped[str] = mapped_column(String(8))  # fiat, usdc
+    settled_minor: Mapped[int] = mapped_column(BigInteger)
+    settled_currency: Mapped[str] = mapped_column(String(3))
+    settled_at: Mapped[datetime] = mapped_column(UTCDateTime)

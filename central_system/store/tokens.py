@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
+from fractions import Fraction
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from central_system.domain.tokens import (
     KycStatus,
+    Settlement,
     TokenTransaction,
     TokenTxKind,
     TokenTxStatus,
     Wallet,
 )
-from central_system.store.models import TokenTransactionRow, WalletRow
+from central_system.store.models import OperatorSettlementRow, TokenTransactionRow, WalletRow
 
 
 def _wallet(row: WalletRow) -> Wallet:
@@ -176,3 +179,68 @@ def list_transactions(
     if session_id is not None:
         stmt = stmt.where(TokenTransactionRow.session_id == session_id)
     return [_transaction(r) for r in db.scalars(stmt)]
+
+
+# -- payments in EVCH ------------------------------------------------------------------------
+
+
+def claim_payment(
+    db: Session, session_id: int, owner_ref: str, amount_raw: int, now: datetime
+) -> TokenTransaction | None:
+    """The session's payment row, now pending (one per session, so a session is paid once);
+    None when it is already paid or a payment is under way. A failed one is tried again."""
+    row = db.scalars(
+        select(TokenTransactionRow).where(
+            TokenTransactionRow.kind == TokenTxKind.PAYMENT.value,
+            TokenTransactionRow.session_id == session_id,
+        )
+    ).first()
+    if row is None:
+        return enqueue(
+            db,
+            TokenTxKind.PAYMENT,
+            now,
+            session_id=session_id,
+            owner_ref=owner_ref,
+            amount_raw=amount_raw,
+        )
+    claimed = db.execute(
+        update(TokenTransactionRow)
+        .where(
+            TokenTransactionRow.tx_id == row.tx_id,
+            TokenTransactionRow.status == TokenTxStatus.FAILED.value,
+        )
+        .values(status=TokenTxStatus.PENDING.value, amount_raw=amount_raw, updated_at=now)
+    )
+    if claimed.rowcount != 1:
+        return None
+    db.refresh(row)
+    return _transaction(row)
+
+
+def record_settlement(db: Session, settlement: Settlement, **changes: object) -> Settlement:
+    """The payment confirmed (its row updated with ``changes``) and the operator's settlement
+    stored, in one database transaction."""
+    update_transaction(db, settlement.tx_id, settlement.settled_at, **changes)
+    fields = {f.name: getattr(settlement, f.name) for f in dataclasses.fields(Settlement)}
+    value = settlement.evch_value_minor
+    fields["evch_value_minor"] = f"{value.numerator}/{value.denominator}"
+    db.add(OperatorSettlementRow(**fields))
+    db.flush()
+    return settlement
+
+
+def _settlement(row: OperatorSettlementRow) -> Settlement:
+    fields = {f.name: getattr(row, f.name) for f in dataclasses.fields(Settlement)}
+    fields["evch_value_minor"] = Fraction(row.evch_value_minor)
+    return Settlement(**fields)
+
+
+def get_settlement(db: Session, session_id: int) -> Settlement | None:
+    row = db.get(OperatorSettlementRow, session_id)
+    return None if row is None else _settlement(row)
+
+
+def list_settlements(db: Session) -> list[Settlement]:
+    stmt = select(OperatorSettlementRow).order_by(OperatorSettlementRow.session_id)
+    return [_settlement(r) for r in db.scalars(stmt)]

@@ -171,7 +171,7 @@ class TokenService:
     async def stake(self, owner_ref: str, amount_raw: int, lock_s: int) -> TokenTransaction:
         """Lock ``amount_raw`` EVCH of a custodial wallet in the staking vault for ``lock_s``
         seconds (a new position; the operator pays the fees and the position's rent)."""
-        wallet, owner = await self._custodial(owner_ref)
+        wallet, owner = await self.custodial(owner_ref)
         staked = [r for r in await self.transactions(owner_ref) if r.kind is TokenTxKind.STAKE]
         nonce = len(staked)
         program, admin = self.deployment.staking, self._keys.admin
@@ -203,7 +203,7 @@ class TokenService:
 
     async def unstake(self, owner_ref: str, nonce: int) -> TokenTransaction:
         """Return a position's EVCH once its lock has ended (the program refuses earlier)."""
-        wallet, owner = await self._custodial(owner_ref)
+        wallet, owner = await self.custodial(owner_ref)
         instruction = staking.unstake(
             self.deployment.staking,
             owner=owner.pubkey(),
@@ -230,7 +230,7 @@ class TokenService:
     async def redeem(self, owner_ref: str, amount_raw: int, service: str) -> TokenTransaction:
         """Burn ``amount_raw`` of a custodial wallet's EVCH for a marketplace ``service``
         (a frozen account, without KYC, cannot: Token-2022 refuses)."""
-        wallet, owner = await self._custodial(owner_ref)
+        wallet, owner = await self.custodial(owner_ref)
         burn = burn_checked(
             Pubkey.from_string(wallet.token_account),
             self.deployment.mint,
@@ -270,7 +270,13 @@ class TokenService:
             detail={"reason": reason},
         )
 
-    async def _custodial(self, owner_ref: str) -> tuple[Wallet, Keypair]:
+    @property
+    def fee_payer(self) -> Keypair:
+        """The platform's key that pays the ledger fees of holders' transactions."""
+        return self._keys.admin
+
+    async def custodial(self, owner_ref: str) -> tuple[Wallet, Keypair]:
+        """A custodial wallet and its key, to sign the holder's transactions (never shown)."""
         wallet = await self._db.read(token_repo.get_wallet, owner_ref)
         secret = await self._db.read(token_repo.wallet_secret, owner_ref)
         if wallet is None or secret is None:
@@ -345,13 +351,15 @@ class TokenService:
         await self._background.cancel()
 
     async def drained(self) -> None:
-        """Return once no row is pending (blocked ones wait for KYC and do not count)."""
-        self._kick()
+        """Return once no row is pending (blocked ones wait for KYC and do not count), sessions
+        that have stopped but are not in the outbox yet included."""
         while True:
+            await self._background.settled()
+            self._kick()
             self._idle.clear()
             await self._idle.wait()
             pending = await self._db.read(
-                token_repo.transactions_in, (TokenTxStatus.PENDING,), None
+                token_repo.transactions_in, (TokenTxStatus.PENDING,), TokenTxKind.PROOF_OF_CHARGE
             )
             if not pending:
                 return
@@ -409,7 +417,7 @@ class TokenService:
         elif result.custom_error == TokenError.ACCOUNT_FROZEN:
             changes.update(status=TokenTxStatus.BLOCKED, error="the driver's account is frozen")
         else:
-            changes.update(status=TokenTxStatus.FAILED, error=_explain(result))
+            changes.update(status=TokenTxStatus.FAILED, error=explain_refusal(result))
         await self._update(row, **changes)
 
     async def _recorded(self, session_hash: bytes) -> dict[str, object]:
@@ -454,7 +462,7 @@ class TokenService:
             signature=result.signature,
             compute_units=result.compute_units,
             slot=result.slot,
-            error=None if result.ok else _explain(result),
+            error=None if result.ok else explain_refusal(result),
             detail=detail,
         )
         return await self._db.write(record, kind, outcome, self._clock.now())
@@ -482,7 +490,7 @@ def charge_record(session: ChargingSession) -> ChargeRecord:
     )
 
 
-def _explain(result: TxResult) -> str:
+def explain_refusal(result: TxResult) -> str:
     """A refused transaction in words: the program's own error where it gave one."""
     code = result.custom_error
     for errors in (PocError, staking.StakingError):

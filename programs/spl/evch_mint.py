@@ -35,6 +35,7 @@ from programs.spl.token2022 import (
     AuthorityType,
     ExtensionType,
     TokenMetadata,
+    burn_checked,
     freeze_account,
     initialize_default_account_state,
     initialize_metadata_pointer,
@@ -278,5 +279,29 @@ def clawback(
     return [
         thaw_account(source, mint, config.freeze_authority),
         move,
+        freeze_account(source, mint, config.freeze_authority),
+    ]
+
+
+def burn_from(
+    config: EvchMintConfig,
+    mint: Pubkey,
+    *,
+    source: Pubkey,
+    amount: int,
+    source_frozen: bool,
+) -> list[Instruction]:
+    """The permanent delegate burns ``amount`` raw from ``source``, without its holder.
+
+    As for :func:`clawback`, Token-2022 refuses to burn from a frozen account, the permanent
+    delegate's burn too, so a frozen source is thawed, burnt from and frozen again in the same
+    transaction (signers: the permanent delegate, and the freeze authority for a frozen source).
+    """
+    destroy = burn_checked(source, mint, config.permanent_delegate, amount, EVCH_DECIMALS)
+    if not source_frozen:
+        return [destroy]
+    return [
+        thaw_account(source, mint, config.freeze_authority),
+        destroy,
         freeze_account(source, mint, config.freeze_authority),
     ]

@@ -8,7 +8,7 @@ permanent delegate.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 from solders.clock import Clock
@@ -509,6 +509,38 @@ def test_clawback_from_a_frozen_account(world: Evch):
     assert world.account(a).amount == 60 * RAW_PER_KWH
     assert world.account(a).is_frozen  # frozen again in the same transaction
     assert world.account(treasury).amount == 40 * RAW_PER_KWH - world.config.fee(40 * RAW_PER_KWH)
+
+
+def test_burn_from_a_thawed_and_from_a_frozen_account(world: Evch):
+    """The regulator burns without the holder; a frozen account is thawed and frozen again
+    around the burn (a plain burn from it is refused), and only the freeze authority can."""
+    _, a = world.holder(100 * RAW_PER_KWH)
+
+    def burn(amount: int, *, frozen: bool):
+        config = world.config
+        return evch.burn_from(config, world.mint, source=a, amount=amount, source_frozen=frozen)
+
+    ok(world.send(burn(10 * RAW_PER_KWH, frozen=False), world.regulator))
+    assert world.account(a).amount == 90 * RAW_PER_KWH
+    assert world.mint_state().supply == 90 * RAW_PER_KWH
+
+    ok(world.send([t22.freeze_account(a, world.mint, world.kyc.pubkey())], world.kyc))
+    assert token_error(world.send(burn(1, frozen=False), world.regulator)) == (
+        TokenError.ACCOUNT_FROZEN
+    )
+    stranger = Keypair()  # posing as the freeze authority
+    forged = evch.burn_from(
+        replace(world.config, freeze_authority=stranger.pubkey()),
+        world.mint,
+        source=a,
+        amount=1,
+        source_frozen=True,
+    )
+    assert token_error(world.send(forged, world.regulator, stranger)) == TokenError.OWNER_MISMATCH
+    ok(world.send(burn(25 * RAW_PER_KWH, frozen=True), world.regulator, world.kyc))
+    assert world.account(a).amount == 65 * RAW_PER_KWH
+    assert world.mint_state().supply == 65 * RAW_PER_KWH
+    assert world.account(a).is_frozen  # frozen again in the same transaction
 
 
 # ---------------------------------------------------------------- metadata

@@ -8,6 +8,7 @@ run, both OCPP versions share one fleet, and a disconnect loses nothing.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from evch.cli import app
+from programs.spl.token2022 import TOKEN_2022_PROGRAM_ID
 from tests.twin.acn_files import acn_row, write_sessions_csv
 from twin.runner import RunSummary, run_scenario
 from twin.scenario import load_scenario
@@ -236,3 +238,18 @@ def test_the_quickstart_mints_evch_for_its_sessions_and_reconciles(quickstart: P
     recorded = [t for t in records if t["ok"]]
     assert len(recorded) >= minted["sessions_minted"]
     assert all(t["signature"] and t["compute_units"] > 0 for t in ledger)
+
+    # Half the drivers pay in EVCH once they hold enough: one transfer with fee per payment.
+    assert minted["sessions_paid"] > 0 and minted["fees_raw"] > 0
+    transfers = [
+        t
+        for t in ledger
+        for i in t["instructions"]
+        if i["program"] == str(TOKEN_2022_PROGRAM_ID)
+        and base64.b64decode(i["data"])[:2] == b"\x1a\x01"
+    ]
+    assert len(transfers) == minted["sessions_paid"] and all(t["ok"] for t in transfers)
+    events = [json.loads(line) for line in (quickstart / "events.jsonl").read_text().splitlines()]
+    paid = [e for e in events if e["event"] == "paid_evch"]
+    assert len(paid) == minted["sessions_paid"]
+    assert sum(e["gross_raw"] for e in paid) == minted["paid_raw"]

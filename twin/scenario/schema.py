@@ -19,6 +19,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -38,6 +39,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from central_system.clock import zone_key
+from central_system.payments import EvchPeg, PegBasis, SettleIn
 from central_system.pricing import FxConfig, PricingError, TariffConfig
 from central_system.smart_charging.policies import POLICIES
 
@@ -388,6 +390,23 @@ class Tokens(_Section):
 
     enabled: bool = False
     kyc_approval_share: Annotated[float, Field(ge=0, le=1)] = 0.9  # drivers KYC approves
+    # Drivers who pay their sessions in EVCH whenever their balance covers the bill.
+    evch_payment_share: Annotated[float, Field(ge=0, le=1)] = 0.0
+    peg: Literal["kwh", "usd"] = "kwh"  # one EVCH: the site's average kWh price, or a USD rate
+    usd_per_evch: Annotated[Decimal, Field(gt=0)] | None = None
+    settle_in: Literal["fiat", "usdc"] = "fiat"  # what the operator is paid for EVCH received
+
+    @model_validator(mode="after")
+    def _usd_peg_has_a_rate(self) -> Tokens:
+        if self.peg == "usd" and self.usd_per_evch is None:
+            raise _invalid(
+                type(self).__name__,
+                [(("usd_per_evch",), "missing", "a USD peg needs usd_per_evch", None)],
+            )
+        return self
+
+    def evch_peg(self) -> EvchPeg:
+        return EvchPeg(PegBasis(self.peg), self.usd_per_evch, settle_in=SettleIn(self.settle_in))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from central_system.api.deps import Admin, Tokens
+from central_system.api.deps import Admin, Payments, Tokens
 from central_system.api.schemas import (
     Clawback,
+    EvchQuotePublic,
+    PayRequest,
     RedeemRequest,
+    SettlementPublic,
     StakeRequest,
     TokenTransactionPublic,
     UnstakeRequest,
@@ -60,6 +63,36 @@ async def redeem(owner_ref: str, body: RedeemRequest, tokens: Tokens):
     """Burn EVCH for a marketplace service."""
     await _wallet(tokens, owner_ref)
     return TokenTransactionPublic.of(await tokens.redeem(owner_ref, body.amount_raw, body.service))
+
+
+@router.get(
+    "/sessions/{session_id}/quote", response_model=EvchQuotePublic, responses={404: {}, 409: {}}
+)
+async def quote(session_id: int, payments: Payments):
+    """What the session costs in EVCH at the peg (the fee included)."""
+    return EvchQuotePublic.of(session_id, await payments.quote(session_id))
+
+
+@router.post(
+    "/wallets/{owner_ref}/pay",
+    response_model=SettlementPublic,
+    responses={403: {}, 404: {}, 409: {}, 503: {}},
+)
+async def pay(owner_ref: str, body: PayRequest, payments: Payments):
+    """Pay a session in EVCH: a transfer to the operator with the platform fee withheld; the
+    operator is settled in fiat or USDC. 409 when it is paid already or the ledger refuses."""
+    return SettlementPublic.of(await payments.pay(owner_ref, body.session_id))
+
+
+@router.get(
+    "/admin/settlements",
+    response_model=list[SettlementPublic],
+    dependencies=[Admin],
+    responses={403: {}},
+)
+async def settlements(payments: Payments):
+    """Every session paid in EVCH and what the operator is paid for it."""
+    return [SettlementPublic.of(s) for s in await payments.settlements()]
 
 
 @router.get("/admin/supply", dependencies=[Admin], responses={403: {}})
