@@ -34,6 +34,11 @@ HTTP_STATUS = {
 }
 
 
+def http_status(error: CentralSystemError) -> int:
+    """The status of the error's nearest class that has one (PaymentRefused is a Conflict)."""
+    return next((HTTP_STATUS[c] for c in type(error).__mro__ if c in HTTP_STATUS), 400)
+
+
 def create_app(service: ChargingService, gateway: ChargerGateway, sites: SiteManager) -> FastAPI:
     app = FastAPI(
         title="EVCH central system",
@@ -50,7 +55,7 @@ def create_app(service: ChargingService, gateway: ChargerGateway, sites: SiteMan
     @app.exception_handler(CentralSystemError)
     async def domain_error(_request: Request, error: CentralSystemError) -> JSONResponse:
         return JSONResponse(
-            status_code=HTTP_STATUS.get(type(error), 400),
+            status_code=http_status(error),
             content={"error": error.code, "message": error.message, "details": error.details},
         )
 

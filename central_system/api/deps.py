@@ -12,6 +12,7 @@ from central_system.config import Settings
 from central_system.domain.model import Site
 from central_system.errors import Forbidden, Unavailable
 from central_system.ocpp.gateway import ChargerGateway
+from central_system.payments import EvchPayments
 from central_system.pricing import PriceInterval
 from central_system.sessions.remote import RemoteControl
 from central_system.sessions.service import ChargingService
@@ -24,6 +25,7 @@ class SiteManager(Protocol):
 
     settings: Settings
     tokens: TokenService | None
+    payments: EvchPayments | None
 
     async def list_sites(self) -> list[Site]: ...
     async def set_site_policy(self, site_id: str, policy: str) -> Site | None: ...
@@ -55,6 +57,13 @@ def _tokens(request: Request) -> TokenService:
     return tokens
 
 
+def _payments(request: Request) -> EvchPayments:
+    payments = request.app.state.sites.payments
+    if payments is None:
+        raise Unavailable("EVCH is not enabled on this central system")
+    return payments
+
+
 def _token_admin(request: Request) -> TokenAdmin:
     return TokenAdmin.beside(_tokens(request))
 
@@ -73,4 +82,5 @@ Remote = Annotated[RemoteControl, Depends(_remote)]
 Sites = Annotated[SiteManager, Depends(_sites)]
 Tokens = Annotated[TokenService, Depends(_tokens)]
 TokenAdminDep = Annotated[TokenAdmin, Depends(_token_admin)]
+Payments = Annotated[EvchPayments, Depends(_payments)]
 Admin = Depends(_admin)
