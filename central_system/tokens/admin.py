@@ -31,12 +31,11 @@ from central_system.ledger import Ledger, TxResult, token_amount
 from central_system.store import tokens as token_repo
 from central_system.store.database import Database
 from central_system.tokens.bootstrap import TokenAuthorities, TokenDeployment
-from central_system.tokens.service import TokenService
+from central_system.tokens.service import TokenService, explain_refusal
 from programs import proof_of_charge as poc
 from programs.proof_of_charge import ConfigState, PocError, Rates
 from programs.spl import evch_mint
 from programs.spl.token2022 import (
-    TokenError,
     associated_token_address,
     create_associated_token_account_idempotent,
     harvest_withheld_tokens_to_mint,
@@ -336,22 +335,11 @@ class TokenAdmin:
             signature=result.signature,
             compute_units=result.compute_units,
             slot=result.slot,
-            error=None if result.ok else error or _explain(result),
+            error=None if result.ok else error or explain_refusal(result),
             detail=detail,
         )
         status = TokenTxStatus.CONFIRMED if result.ok else TokenTxStatus.FAILED
         return await self._db.write(record, kind, status, self._clock.now())
-
-
-def _explain(result: TxResult) -> str:
-    """A refused admin transaction in words (its programs: Proof-of-Charge and Token-2022)."""
-    code = result.custom_error
-    if code in PocError._value2member_map_:
-        error = PocError(code)
-        return f"{error.name}: {error.message}"
-    if code in TokenError._value2member_map_:
-        return f"Token-2022 {TokenError(code).name}"
-    return result.error or "refused"
 
 
 def _text(key: Pubkey | None) -> str | None:
