@@ -26,6 +26,7 @@ from central_system.smart_charging.planner import SitePlanner
 from central_system.smart_charging.policies import SiteSignals
 from central_system.store import Database, migrate
 from central_system.store import repository as repo
+from central_system.tokens.rewards import RewardClassifier
 from central_system.tokens.service import TokenService
 from ocppj import FrameObserver
 
@@ -118,6 +119,9 @@ class CentralSystem:
         self.payments = EvchPayments(self.db, self.clock, tokens, peg)
         self.service.listeners.append(tokens)
         self.billing.discounts = tokens  # staking tiers lower the driver's price
+        tokens.rewards = RewardClassifier(
+            self.db, lambda site_id: self._feeds.get(site_id, NO_FEEDS)
+        )
         tokens.start()
 
     # -- lifecycle ---------------------------------------------------------------------------

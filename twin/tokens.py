@@ -23,10 +23,11 @@ from central_system.clock import Clock
 from central_system.domain.model import ChargingSession, SessionState
 from central_system.domain.tokens import Settlement, TokenTxKind, TokenTxStatus
 from central_system.ledger import EmbeddedLedger, TxResult
+from central_system.tokens.rewards import NO_REWARDS
 from central_system.tokens.service import KycDecision, TokenService
 from ocppj.wire import to_wire_time
 from programs import proof_of_charge as poc
-from programs.spl.token2022 import parse_token_account
+from programs.spl.token2022 import parse_mint, parse_token_account
 
 
 class SimulatedKyc:
@@ -89,6 +90,8 @@ class Reconciliation:
     sessions_blocked: int = 0
     minted_raw: int = 0
     expected_raw: int = 0
+    rewards_raw: int = 0  # off-peak and renewable rewards, within the expected amount
+    green_credit_raw: int = 0  # Green Credits expected for the renewable energy
     sessions_paid: int = 0  # paid in EVCH
     paid_raw: int = 0  # what the drivers sent, fees included
     fees_raw: int = 0  # withheld on the operator's account
@@ -104,6 +107,8 @@ class Reconciliation:
             "sessions_blocked": self.sessions_blocked,
             "minted_raw": self.minted_raw,
             "expected_raw": self.expected_raw,
+            "rewards_raw": self.rewards_raw,
+            "green_credit_raw": self.green_credit_raw,
             "sessions_paid": self.sessions_paid,
             "paid_raw": self.paid_raw,
             "fees_raw": self.fees_raw,
@@ -140,7 +145,10 @@ async def reconcile(
         if status is not TokenTxStatus.CONFIRMED:
             outcome.differences.append(f"session {session.session_id}: not minted")
             continue
-        amounts = poc.mint_amounts(config.rates, session.energy_wh)
+        rewards = await tokens.rewards.rewards(session) if tokens.rewards else NO_REWARDS
+        amounts = poc.mint_amounts(config.rates, session.energy_wh, rewards.reward_class)
+        outcome.rewards_raw += amounts.reward_raw
+        outcome.green_credit_raw += rewards.green_credit_raw
         outcome.sessions_minted += 1
         per_driver[session.id_token] += amounts.driver_total_raw
         operator += amounts.operator_raw
@@ -169,6 +177,11 @@ async def reconcile(
     if config.minted_total_raw != outcome.expected_raw:
         outcome.differences.append(
             f"program minted {config.minted_total_raw} raw, sessions earn {outcome.expected_raw}"
+        )
+    green = parse_mint(await ledger.account_data(deployment.green_mint)).supply
+    if green != outcome.green_credit_raw:
+        outcome.differences.append(
+            f"Green Credit supply {green} raw, renewable energy earns {outcome.green_credit_raw}"
         )
     if config.verified_wh != verified_wh:
         outcome.differences.append(

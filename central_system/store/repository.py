@@ -462,6 +462,18 @@ def published_prices(
     return [_price(r) for r in db.scalars(stmt)]
 
 
+def site_load_w(db: Session, site: Site, start: datetime, end: datetime) -> dict[datetime, float]:
+    """The site's measured power (W) when each price interval overlapping [start, end) was
+    published, by interval start."""
+    stmt = (
+        select(SitePriceRow.start, SitePriceRow.utilisation)
+        .where(SitePriceRow.site_id == site.site_id)
+        .where(SitePriceRow.end > start)
+        .where(SitePriceRow.start < end)
+    )
+    return {start: utilisation * site.grid_limit_w for start, utilisation in db.execute(stmt)}
+
+
 def record_bill(
     db: Session, session_id: int, lines: list[PricedInterval], total: Money
 ) -> ChargingSession:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
+from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
@@ -44,17 +45,19 @@ from central_system.store import repository as repo
 from central_system.store import tokens as token_repo
 from central_system.store.database import Database
 from central_system.tokens.bootstrap import TokenAuthorities, TokenDeployment
+from central_system.tokens.rewards import NO_REWARDS, SessionRewards
 from programs import proof_of_charge as poc
 from programs import staking
-from programs.proof_of_charge import ChargeRecord, PocError
+from programs.proof_of_charge import ChargeRecord, PocError, RewardClass
 from programs.spl import evch_mint
-from programs.spl.evch_mint import EVCH_DECIMALS
+from programs.spl.evch_mint import EVCH_DECIMALS, GREEN_CREDIT_DECIMALS
 from programs.spl.token2022 import (
     TokenError,
     associated_token_address,
     burn_checked,
     create_associated_token_account_idempotent,
     freeze_account,
+    mint_to_checked,
     parse_mint,
     thaw_account,
 )
@@ -74,6 +77,12 @@ class KycProvider(Protocol):
     """Identity verification (a provider's API in production; simulated in the twin)."""
 
     async def check(self, owner_ref: str) -> KycDecision: ...
+
+
+class RewardSource(Protocol):
+    """A stopped session's reward class and Green Credits (tokens/rewards.py)."""
+
+    async def rewards(self, session: ChargingSession) -> SessionRewards: ...
 
 
 class TokenService:
@@ -98,6 +107,7 @@ class TokenService:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._background = BackgroundTasks()
+        self.rewards: RewardSource | None = None  # off-peak and renewable classes
 
     # -- wallets and KYC ---------------------------------------------------------------------
     async def open_wallet(self, owner_ref: str, external: Pubkey | None = None) -> Wallet:
@@ -390,18 +400,27 @@ class TokenService:
         if wallet is None:
             await self._update(row, status=TokenTxStatus.BLOCKED, error="the driver has no wallet")
             return
-        record = charge_record(session)
+        rewards = await self.rewards.rewards(session) if self.rewards else NO_REWARDS
+        record = charge_record(session, rewards.reward_class)
         attestor = self._keys.attestor
-        instruction = poc.record_charge(
-            self.deployment.proof_of_charge,
-            attestor=attestor.pubkey(),
-            payer=attestor.pubkey(),
-            mint=self.deployment.mint,
-            driver_token=Pubkey.from_string(wallet.token_account),
-            operator_token=self.deployment.operator_account,
-            record=record,
-        )
-        result = await self.ledger.send([instruction], attestor)
+        instructions = [
+            poc.record_charge(
+                self.deployment.proof_of_charge,
+                attestor=attestor.pubkey(),
+                payer=attestor.pubkey(),
+                mint=self.deployment.mint,
+                driver_token=Pubkey.from_string(wallet.token_account),
+                operator_token=self.deployment.operator_account,
+                record=record,
+            )
+        ]
+        signers = []
+        if rewards.green_credit_raw:
+            # In the same transaction: the session PDA that refuses a second record refuses a
+            # second certificate too.
+            instructions += self._green_credits(wallet, rewards.green_credit_raw)
+            signers.append(self._keys.admin)
+        result = await self.ledger.send(instructions, attestor, signers)
         changes: dict[str, object] = {
             "attempts": row.attempts + 1,
             "signature": result.signature,
@@ -411,6 +430,7 @@ class TokenService:
         if result.ok or result.custom_error == PocError.DUPLICATE_SESSION:
             # Recorded now, or by an earlier try whose answer was lost: the chain says what.
             minted = await self._recorded(record.session_id)
+            minted["detail"]["green_credit_raw"] = rewards.green_credit_raw
             changes.update(status=TokenTxStatus.CONFIRMED, error=None, **minted)
             if not result.ok:
                 changes["signature"] = row.signature  # the landed try's, if we ever learnt it
@@ -432,9 +452,25 @@ class TokenService:
                 "driver_raw": amounts.driver_raw,
                 "operator_raw": amounts.operator_raw,
                 "reward_raw": amounts.reward_raw,
+                "reward_class": int(state.reward_class),
                 "session_account": str(address),
             },
         }
+
+    def _green_credits(self, wallet: Wallet, amount_raw: int) -> list[Instruction]:
+        """Green Credits to the driver's (NonTransferable) account, opened if need be."""
+        owner, green = Pubkey.from_string(wallet.pubkey), self.deployment.green_mint
+        admin, payer = self._keys.admin.pubkey(), self._keys.attestor.pubkey()
+        return [
+            create_associated_token_account_idempotent(payer, owner, green),
+            mint_to_checked(
+                green,
+                associated_token_address(owner, green),
+                admin,
+                amount_raw,
+                GREEN_CREDIT_DECIMALS,
+            ),
+        ]
 
     async def _unblock(self, owner_ref: str) -> None:
         blocked = await self._db.read(
@@ -472,7 +508,9 @@ class TokenService:
         return await self._db.write(update, row.tx_id, self._clock.now())
 
 
-def charge_record(session: ChargingSession) -> ChargeRecord:
+def charge_record(
+    session: ChargingSession, reward_class: RewardClass = RewardClass.NONE
+) -> ChargeRecord:
     """What the attestor signs for a session: its ids, energy, times and a digest of its
     meter readings (the signed ones where the charger signs, otherwise the registers)."""
     readings = "\n".join(
@@ -487,6 +525,7 @@ def charge_record(session: ChargingSession) -> ChargeRecord:
         session.started_at,
         session.stopped_at or session.started_at,
         digest,
+        reward_class,
     )
 
 

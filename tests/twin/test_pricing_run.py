@@ -128,6 +128,9 @@ def test_renewable_following_charges_when_the_grid_is_clean(tmp_path: Path):
         summary = asyncio.run(run_scenario(load_scenario(path), out))
         assert summary.peak_kw["dubai-solar"] <= 80.0 + 1e-6
         assert summary.billed["AED"].amount_minor > 0
+        # Sessions under the sun earn renewable rewards and Green Credits, all reconciled.
+        assert summary.tokens.reconciled, summary.tokens.differences
+        assert summary.tokens.green_credit_raw > 0 and summary.tokens.rewards_raw > 0
         power = pd.read_parquet(out / "site_power.parquet")
         g_per_wh = [moer.at(t.to_pydatetime()) for t in power["interval_start"]]  # kg/kWh
         intensity[policy] = (power["energy_wh"] * g_per_wh).sum() / power["energy_wh"].sum()
