@@ -20,6 +20,7 @@ from central_system.config import Settings
 from central_system.domain.model import IdToken, IdTokenStatus, OcppVersion
 from central_system.store import Database, migrate
 from central_system.store import repository as repo
+from evch.localnet import evch_deployed, write_keys
 from programs.localnet import LocalnetServer
 
 app = typer.Typer(
@@ -42,15 +43,41 @@ def _settings(**overrides) -> Settings:
 @app.command()
 def validator(
     host: Annotated[str, typer.Option(help="interface")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="JSON-RPC port")] = 8899,
+    port: Annotated[int, typer.Option(help="JSON-RPC port (0: a free one)")] = 8899,
+    deploy: Annotated[
+        bool,
+        typer.Option(
+            "--bootstrap/--no-bootstrap",
+            help="deploy the Proof-of-Charge and staking programs, create the EVCH and Green "
+            "Credit mints",
+        ),
+    ] = True,
+    keys_out: Annotated[
+        Path | None,
+        typer.Option(
+            help="write the addresses and the authorities' secret keys to this JSON file "
+            "(mode 0600; local development only)"
+        ),
+    ] = None,
 ) -> None:
     """Run a local Solana cluster: LiteSVM behind the standard JSON-RPC (like
     solana-test-validator), for the central system's RpcLedger and any Solana client."""
-    asyncio.run(_validate_forever(host, port))
+    if keys_out is not None and not deploy:
+        raise typer.BadParameter("there are no keys without --bootstrap", param_hint="--keys-out")
+    asyncio.run(_validate_forever(host, port, deploy, keys_out))
 
 
-async def _validate_forever(host: str, port: int) -> None:
+async def _validate_forever(host: str, port: int, deploy: bool, keys_out: Path | None) -> None:
     async with LocalnetServer(host=host, port=port) as server:
+        if deploy:
+            async with evch_deployed(server.url, "evch validator") as local:
+                table = Table("EVCH", "address", title="Deployed (new keys at every start)")
+                for name, address in local.deployment.as_dict().items():
+                    table.add_row(name, address)
+                console.print(table)
+                if keys_out is not None:
+                    write_keys(keys_out, local)
+                    console.print(f"secret keys in {keys_out} (local development only)")
         console.print(f"Solana JSON-RPC  {server.url}  (LiteSVM; transactions final at once)")
         await _until_stopped()
 

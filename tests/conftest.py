@@ -1,4 +1,5 @@
-"""Shared fixtures: a real central system (SQLite or PostgreSQL) and emulated chargers.
+"""Shared fixtures: a real central system (SQLite or PostgreSQL), emulated chargers and a local
+Solana validator with EVCH deployed.
 
 PostgreSQL tests need the server on 127.0.0.1:5432 (EVCH_TEST_POSTGRES_URL overrides). In CI
 (CI=true) a missing server fails the run; elsewhere those tests skip and say why.
@@ -6,10 +7,16 @@ PostgreSQL tests need the server on 127.0.0.1:5432 (EVCH_TEST_POSTGRES_URL overr
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -17,6 +24,7 @@ from central_system.app import CentralSystem
 from central_system.config import Settings
 from central_system.domain.model import IdToken, IdTokenStatus
 from chargers_sim import ChargerConfig, EmulatedCharger, emulated_charger
+from evch.localnet import LocalEvch, evch_deployed, evch_validator
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "EVCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -100,3 +108,58 @@ async def charger_factory(csms) -> AsyncIterator[Callable[..., EmulatedCharger]]
     yield make
     for charger in created:
         await charger.power_off()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@asynccontextmanager
+async def solana_test_validator(ledger_dir: Path, timeout_s: float = 60) -> AsyncIterator[str]:
+    """The real `solana-test-validator` on a fresh ledger (its faucet on a free port too, so
+    that several can run at once), once getHealth says "ok"; yields its JSON-RPC URL."""
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        *("solana-test-validator", "--ledger", str(ledger_dir), "--rpc-port", str(port)),
+        *("--faucet-port", str(free_port()), "--quiet", "--reset"),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    health = {"jsonrpc": "2.0", "id": 1, "method": "getHealth"}
+    try:
+        async with httpx.AsyncClient(timeout=5) as http, asyncio.timeout(timeout_s):
+            while process.returncode is None:
+                try:
+                    if (await http.post(url, json=health)).json().get("result") == "ok":
+                        break
+                except (httpx.HTTPError, ValueError):
+                    pass  # not listening yet
+                await asyncio.sleep(0.2)
+            else:
+                raise RuntimeError(f"solana-test-validator exited ({process.returncode})")
+        yield url
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 30)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+@pytest.fixture
+async def local_validator(tmp_path) -> AsyncIterator[LocalEvch]:
+    """A JSON-RPC ledger with the programs deployed and the mints created (fresh keys): the
+    real `solana-test-validator` when it is on PATH, `evch validator` in this process
+    otherwise; `.kind` says which."""
+    if shutil.which("solana-test-validator") is None:
+        async with evch_validator() as local:
+            yield local
+    else:
+        async with solana_test_validator(tmp_path / "test-ledger") as url:
+            async with evch_deployed(url, "solana-test-validator") as local:
+                yield local
