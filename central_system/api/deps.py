@@ -65,7 +65,7 @@ def _payments(request: Request) -> EvchPayments:
 
 
 def _token_admin(request: Request) -> TokenAdmin:
-    return TokenAdmin.beside(_tokens(request))
+    return TokenAdmin(_tokens(request))
 
 
 def _admin(request: Request) -> None:

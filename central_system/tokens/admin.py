@@ -24,13 +24,10 @@ from functools import partial
 
 from solders.pubkey import Pubkey
 
-from central_system.clock import Clock
 from central_system.domain.tokens import TokenTransaction, TokenTxKind, TokenTxStatus
 from central_system.errors import NotFound
-from central_system.ledger import Ledger, TxResult, token_amount
+from central_system.ledger import TxResult, token_amount
 from central_system.store import tokens as token_repo
-from central_system.store.database import Database
-from central_system.tokens.bootstrap import TokenAuthorities, TokenDeployment
 from central_system.tokens.service import TokenService, explain_refusal
 from programs import proof_of_charge as poc
 from programs.proof_of_charge import ConfigState, PocError, Rates
@@ -52,30 +49,15 @@ HARVEST_BATCH = 20
 
 
 class TokenAdmin:
-    """The admin operations on the EVCH of one deployment (constructed like TokenService)."""
+    """The admin operations on the EVCH that a token service runs (same database, ledger, keys)."""
 
-    def __init__(
-        self,
-        db: Database,
-        clock: Clock,
-        ledger: Ledger,
-        deployment: TokenDeployment,
-        authorities: TokenAuthorities,
-    ) -> None:
-        self._db = db
-        self._clock = clock
-        self.ledger = ledger
-        self.deployment = deployment
-        self._keys = authorities
-
-    @classmethod
-    def beside(cls, tokens: TokenService) -> TokenAdmin:
-        """The admin of the EVCH that ``tokens`` runs: same database, clock, ledger and keys.
-
-        TokenService has no public accessor for its database, clock and keys yet, so they are
-        read here, in this one place.
-        """
-        return cls(tokens._db, tokens._clock, tokens.ledger, tokens.deployment, tokens._keys)
+    def __init__(self, tokens: TokenService) -> None:
+        self._tokens = tokens
+        self._db = tokens.database
+        self._clock = tokens.clock
+        self.ledger = tokens.ledger
+        self.deployment = tokens.deployment
+        self._keys = tokens.authorities
 
     @property
     def treasury_account(self) -> Pubkey:
@@ -168,6 +150,8 @@ class TokenAdmin:
             self.deployment.proof_of_charge, admin=admin.pubkey(), paused=paused
         )
         result = await self.ledger.send([instruction], admin)
+        if result.ok and not paused:
+            await self._tokens.resume_paused()  # sessions refused while paused go out again
         after = await self._config()
         detail = {
             "reason": reason,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
@@ -65,6 +65,9 @@ from programs.spl.token2022 import (
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 30.0  # how long the worker waits for an unreachable ledger
+# Why a Proof-of-Charge waits as blocked (and what unblocks it).
+FROZEN = "the driver's account is frozen"  # KYC approval
+PAUSED = "Proof-of-Charge is paused"  # the admin resuming it
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,7 @@ class TokenService:
                 raise RuntimeError(f"KYC change for {owner_ref} not applied: {result.error}")
         wallet = await self._db.write(token_repo.set_kyc, owner_ref, status, self._clock.now())
         if thaw:
-            await self._unblock(owner_ref)
+            await self._unblock(lambda row: row.owner_ref == owner_ref and row.error != PAUSED)
         return wallet
 
     # -- staking -----------------------------------------------------------------------------
@@ -279,6 +282,19 @@ class TokenService:
             amount_raw=amount_raw,
             detail={"reason": reason},
         )
+
+    @property
+    def database(self) -> Database:
+        return self._db
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def authorities(self) -> TokenAuthorities:
+        """The platform's keys (for the admin's operations; never shown)."""
+        return self._keys
 
     @property
     def fee_payer(self) -> Keypair:
@@ -435,7 +451,9 @@ class TokenService:
             if not result.ok:
                 changes["signature"] = row.signature  # the landed try's, if we ever learnt it
         elif result.custom_error == TokenError.ACCOUNT_FROZEN:
-            changes.update(status=TokenTxStatus.BLOCKED, error="the driver's account is frozen")
+            changes.update(status=TokenTxStatus.BLOCKED, error=FROZEN)
+        elif result.custom_error == PocError.PAUSED:
+            changes.update(status=TokenTxStatus.BLOCKED, error=PAUSED)
         else:
             changes.update(status=TokenTxStatus.FAILED, error=explain_refusal(result))
         await self._update(row, **changes)
@@ -472,12 +490,16 @@ class TokenService:
             ),
         ]
 
-    async def _unblock(self, owner_ref: str) -> None:
+    async def resume_paused(self) -> None:
+        """Proof-of-Charge resumed: the sessions it refused while paused go out again."""
+        await self._unblock(lambda row: row.error == PAUSED)
+
+    async def _unblock(self, which: Callable[[TokenTransaction], bool]) -> None:
         blocked = await self._db.read(
             token_repo.transactions_in, (TokenTxStatus.BLOCKED,), TokenTxKind.PROOF_OF_CHARGE
         )
         for row in blocked:
-            if row.owner_ref == owner_ref:
+            if which(row):
                 await self._update(row, status=TokenTxStatus.PENDING)
         self._kick()
 

@@ -70,12 +70,12 @@ async def customer(central, kyc: set[str]) -> tuple[TokenService, TokenAdmin, ob
     for owner_ref in sorted(kyc):
         await tokens.open_wallet(owner_ref)
         await tokens.verify(owner_ref)
-    return tokens, TokenAdmin.beside(tokens), keys
+    return tokens, TokenAdmin(tokens), keys
 
 
-async def test_pausing_fails_the_next_session_and_resuming_mints_again(central):
-    """While paused the program refuses RecordCharge (Paused) and the worker marks the row
-    failed for good (it is not retried after the resume); sessions after the resume mint."""
+async def test_sessions_wait_while_paused_and_mint_once_resumed(central):
+    """While paused the program refuses RecordCharge (Paused): the row waits as blocked, and
+    resuming sends it again, so no verified session is lost to a pause."""
     tokens, admin, _ = await customer(central, {VALID_TOKEN})
 
     paused = await admin.set_paused(True, "suspected meter fraud")
@@ -86,8 +86,8 @@ async def test_pausing_fails_the_next_session_and_resuming_mints_again(central):
     assert (await admin.mint_config())["proof_of_charge"]["paused"] is True
 
     await charge_and_mint(central, tokens, "CP-PAUSED", VALID_TOKEN, 5_000)
-    (refused,) = await proof_of_charge_rows(tokens, VALID_TOKEN)
-    assert refused.status is TokenTxStatus.FAILED and refused.error.startswith("PAUSED")
+    (waiting,) = await proof_of_charge_rows(tokens, VALID_TOKEN)
+    assert waiting.status is TokenTxStatus.BLOCKED and "paused" in waiting.error
     assert await holding(tokens, VALID_TOKEN) == 0
 
     resumed = await admin.set_paused(False, "cleared")
@@ -95,8 +95,12 @@ async def test_pausing_fails_the_next_session_and_resuming_mints_again(central):
     assert resumed.detail["after"] == {"paused": False}
     await charge_and_mint(central, tokens, "CP-RESUMED", VALID_TOKEN, 6_000)
     rows = await proof_of_charge_rows(tokens, VALID_TOKEN)
-    assert [r.status for r in rows] == [TokenTxStatus.FAILED, TokenTxStatus.CONFIRMED]
-    assert await holding(tokens, VALID_TOKEN) == mint_amounts(Rates(), 6_000).driver_total_raw
+    assert [r.status for r in rows] == [TokenTxStatus.CONFIRMED] * 2
+    minted = (
+        mint_amounts(Rates(), 5_000).driver_total_raw
+        + mint_amounts(Rates(), 6_000).driver_total_raw
+    )
+    assert await holding(tokens, VALID_TOKEN) == minted
     kinds = [r.kind for r in await tokens.transactions("admin")]
     assert kinds == [TokenTxKind.PAUSE, TokenTxKind.PAUSE]
 
