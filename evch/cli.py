@@ -207,6 +207,11 @@ def _print_summary(summary) -> None:
             f"{minted.minted_raw / 10**6:,.6f} EVCH for {minted.sessions_minted} sessions "
             f"({minted.sessions_blocked} waiting for KYC); {verdict}",
         )
+        table.add_row(
+            "rewards",
+            f"{minted.rewards_raw / 10**6:,.6f} EVCH off-peak/renewable, "
+            f"{minted.green_credit_raw / 10**6:,.6f} Green Credits",
+        )
         if minted.sessions_paid:
             table.add_row(
                 "paid in EVCH",
