@@ -869,6 +869,7 @@ async def validator_process():
             "-c",
             command,
             "validator",
+            "--no-bootstrap",  # the benchmark deploys its own; a second deployment would skew it
             "--port",
             str(port),
             stdout=asyncio.subprocess.DEVNULL,

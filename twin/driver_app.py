@@ -12,7 +12,7 @@ from datetime import datetime
 
 from central_system.app import CentralSystem
 from central_system.domain.tokens import KycStatus, Settlement
-from central_system.payments import NoEvchPrice
+from central_system.errors import Conflict
 
 
 class DriverApp:
@@ -54,8 +54,8 @@ class DriverApp:
             return None
         try:
             quote = await central.payments.quote(session.session_id)
-        except NoEvchPrice:
+            if (await central.tokens.balance_raw(owner) or 0) < quote.gross_raw:
+                return None
+            return await central.payments.pay(owner, session.session_id)
+        except Conflict:  # no EVCH price, or refused (e.g. another session spent the balance)
             return None
-        if (await central.tokens.balance_raw(owner) or 0) < quote.gross_raw:
-            return None
-        return await central.payments.pay(owner, session.session_id)

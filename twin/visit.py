@@ -48,7 +48,7 @@ class Visit:
     remapped: str | None = None  # why a replayed session went to another bay than its station
 
 
-class DriverApp(Protocol):
+class DriverAppPort(Protocol):
     """The driver's phone app (twin.driver_app.DriverApp in a run)."""
 
     def tell_needs(
@@ -82,7 +82,7 @@ class VisitProcess:
         power: SitePowerLog,
         models: dict[str, EvModel],
         rules: VisitRules,
-        app: DriverApp | None = None,
+        app: DriverAppPort | None = None,
     ) -> None:
         self.env = env
         self.clock = clock

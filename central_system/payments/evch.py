@@ -1,23 +1,32 @@
 """Paying a session in EVCH: the driver's tokens go to the operator with the platform's fee
 withheld, and the operator is settled in fiat or a stablecoin at the peg.
 
-A session is paid at most once: its payment row (``token_transactions``, one per session and
-kind) is claimed before the transfer is sent, so a second request finds it pending or
-confirmed and is refused. A refused transfer (a frozen account, too little EVCH) leaves the row
-failed, and the driver may try again.
+A session is paid at most once:
+
+- its payment row (``token_transactions``, one per session and kind) is claimed before the
+  transfer is sent, so a second request finds it pending or confirmed and is refused;
+- the transfer's transaction also creates the session's payment *receipt* (a system account
+  at an address derived from the session id), so the ledger itself refuses a second payment.
+  When the answer to a payment is lost (the ledger went away), the row is left failed and a
+  retry first looks for the receipt: found, the payment is settled without a second transfer.
+
+A refused transfer (a frozen account, too little EVCH) leaves the row failed, and the driver
+may try again.
 """
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 
 from solders.pubkey import Pubkey
+from solders.system_program import CreateAccountWithSeedParams, create_account_with_seed
 
 from central_system.clock import Clock
 from central_system.domain.model import ChargingSession, Site
-from central_system.domain.tokens import Settlement, TokenTxStatus
+from central_system.domain.tokens import Settlement, TokenTxStatus, Wallet
 from central_system.errors import Conflict, Forbidden, NotFound, Unavailable
-from central_system.ledger import LedgerUnavailable
+from central_system.ledger import LedgerUnavailable, TxResult
 from central_system.payments.peg import (
     EvchPeg,
     EvchQuote,
@@ -32,7 +41,14 @@ from central_system.store import tokens as token_repo
 from central_system.store.database import Database
 from central_system.tokens.service import TokenService, explain_refusal
 from programs.spl.evch_mint import EVCH_DECIMALS
-from programs.spl.token2022 import transfer_checked_with_fee
+from programs.spl.token2022 import SYSTEM_PROGRAM_ID, transfer_checked_with_fee
+
+
+def _receipt_seed(session_id: int) -> str:
+    return f"evch-pay-{session_id}"  # at most 32 characters, as seeds must be
+
+
+log = logging.getLogger(__name__)
 
 
 class PaymentRefused(Conflict):
@@ -94,27 +110,21 @@ class EvchPayments:
         if row is None:
             raise Conflict(f"session {session_id} is paid or being paid", session_id=session_id)
 
-        _, owner = await self._tokens.custodial(owner_ref)
-        deployment = self._tokens.deployment
-        transfer = transfer_checked_with_fee(
-            Pubkey.from_string(wallet.token_account),
-            deployment.mint,
-            deployment.operator_account,
-            owner.pubkey(),
-            priced.gross_raw,
-            EVCH_DECIMALS,
-            priced.fee_raw,
-        )
         attempts = row.attempts + 1
         try:
-            result = await self._tokens.ledger.send([transfer], self._tokens.fee_payer, [owner])
+            result = await self._send(session_id, wallet, priced)
         except LedgerUnavailable as error:
-            await self._failed(row.tx_id, attempts, f"ledger unavailable: {error}")
+            log.warning("payment of session %s: ledger unavailable", session_id)
+            await self._failed(
+                row.tx_id, attempts, "ledger unavailable; its receipt tells on retry"
+            )
             raise Unavailable("the ledger cannot be reached; try again") from error
-        if not result.ok:
-            reason = explain_refusal(result)
-            await self._failed(row.tx_id, attempts, reason, result.signature)
-            raise PaymentRefused(f"payment of session {session_id} refused: {reason}")
+        except PaymentRefused as refused:
+            await self._failed(row.tx_id, attempts, refused.message, refused.details["signature"])
+            raise
+        except BaseException:
+            await self._failed(row.tx_id, attempts, "interrupted; its receipt tells on retry")
+            raise
 
         paid = Settlement(
             session_id=session_id,
@@ -137,12 +147,58 @@ class EvchPayments:
             status=TokenTxStatus.CONFIRMED,
             attempts=attempts,
             error=None,
-            signature=result.signature,
-            compute_units=result.compute_units,
-            slot=result.slot,
+            # None when an earlier try landed and only its receipt was found
+            signature=result and result.signature,
+            compute_units=result and result.compute_units,
+            slot=result and result.slot,
             detail={"fee_raw": priced.fee_raw, "net_raw": priced.net_raw, "bill": str(priced.bill)},
         )
         return await self._db.write(confirm, paid)
+
+    def receipt_address(self, session_id: int) -> Pubkey:
+        """The session's payment receipt: a system account created in the payment's own
+        transaction, so a second payment of the session fails on chain (account in use)."""
+        return Pubkey.create_with_seed(
+            self._tokens.fee_payer.pubkey(), _receipt_seed(session_id), SYSTEM_PROGRAM_ID
+        )
+
+    async def _send(self, session_id: int, wallet: Wallet, priced: EvchQuote) -> TxResult | None:
+        """The transfer with its receipt; None when the receipt shows an earlier try landed."""
+        ledger, payer = self._tokens.ledger, self._tokens.fee_payer
+        receipt = self.receipt_address(session_id)
+        if await ledger.account_data(receipt) is not None:
+            return None
+        _, owner = await self._tokens.custodial(wallet.owner_ref)
+        deployment = self._tokens.deployment
+        create_receipt = create_account_with_seed(
+            CreateAccountWithSeedParams(
+                from_pubkey=payer.pubkey(),
+                to_pubkey=receipt,
+                base=payer.pubkey(),
+                seed=_receipt_seed(session_id),
+                lamports=await ledger.rent_exempt_minimum(0),
+                space=0,
+                owner=SYSTEM_PROGRAM_ID,
+            )
+        )
+        transfer = transfer_checked_with_fee(
+            Pubkey.from_string(wallet.token_account),
+            deployment.mint,
+            deployment.operator_account,
+            owner.pubkey(),
+            priced.gross_raw,
+            EVCH_DECIMALS,
+            priced.fee_raw,
+        )
+        result = await ledger.send([create_receipt, transfer], payer, [owner])
+        if result.ok:
+            return result
+        if await ledger.account_data(receipt) is not None:
+            return None  # a concurrent try landed first
+        reason = explain_refusal(result)
+        raise PaymentRefused(
+            f"payment of session {session_id} refused: {reason}", signature=result.signature
+        )
 
     async def settlement(self, session_id: int) -> Settlement | None:
         return await self._db.read(token_repo.get_settlement, session_id)

@@ -106,6 +106,10 @@ class EvchQuote:
 def quote(bill: Money, value_minor_per_evch: Fraction, fee_bps: int, max_fee_raw: int) -> EvchQuote:
     if value_minor_per_evch <= 0:
         raise NoEvchPrice(f"EVCH has no positive value in {bill.currency}")
+    if bill.amount_minor <= 0:
+        raise NoEvchPrice("nothing to pay: the bill is zero")
+    if not 0 <= fee_bps < 10_000:
+        raise NoEvchPrice(f"a transfer fee of {fee_bps} bps leaves the operator nothing")
     net = math.ceil(Fraction(bill.amount_minor) * RAW_PER_EVCH / value_minor_per_evch)
     gross = gross_for_net(net, fee_bps, max_fee_raw)
     return EvchQuote(bill, value_minor_per_evch, net, gross - net)

@@ -6,8 +6,9 @@ site's load when each price was published, and the site's PV signal.
   band for that day;
 - renewable: at least half of its energy was covered by on-site PV. In each interval the PV
   covers ``min(1, pv / site load)`` of every session's draw (the site load measured when the
-  interval's price was published); the covered energy is the session's renewable energy and
-  earns as many Green Credits (1 credit per kWh, decimals 6: 1 raw per mWh).
+  interval's price was published, and at least the session's own mean draw); the covered
+  energy is the session's renewable energy and earns as many Green Credits (1 credit per
+  kWh, decimals 6: 1 raw per mWh).
 
 Everything is read from stored data and the deterministic signals, so a retry after a restart
 classifies the session the same way.
@@ -47,18 +48,14 @@ NO_REWARDS = SessionRewards()
 
 
 def off_peak_wh(tariff: TariffConfig, lines: Sequence[PricedInterval]) -> int:
-    """The energy of the lines whose time-of-use band is the day's cheapest."""
+    """The energy of the lines in the day's cheapest time-of-use band (none on a day whose
+    bands all cost the same: there is no off-peak to reward)."""
     total = 0
     for line in lines:
-        local_day_is_weekend = tariff.is_weekend(
-            line.start.astimezone(ZoneInfo(tariff.time_zone)).weekday()
-        )
-        cheapest = min(
-            band.price_minor_per_kwh
-            for band in tariff.bands
-            if band.applies_to(local_day_is_weekend)
-        )
-        if base_price_minor_per_kwh(tariff, line.start) == cheapest:
+        weekend = tariff.is_weekend(line.start.astimezone(ZoneInfo(tariff.time_zone)).weekday())
+        prices = [b.price_minor_per_kwh for b in tariff.bands if b.applies_to(weekend)]
+        cheapest = min(prices)
+        if cheapest < max(prices) and base_price_minor_per_kwh(tariff, line.start) == cheapest:
             total += int(line.energy_wh)
     return total
 
@@ -72,10 +69,14 @@ def renewable_wh(
     covered = Fraction(0)
     for line in lines:
         pv = _mean(pv_w.forecast(line.start, line.end), line.start, line.end)
-        if pv <= 0:
+        if pv <= 0 or int(line.energy_wh) <= 0:
             continue
-        load = Fraction(site_load_w.get(line.start, 0.0))
-        share = Fraction(1) if load <= 0 else min(Fraction(1), pv / load)
+        # The site's load when the price was published may not include this session's own
+        # draw (e.g. it was the first to plug in): the load is at least the session's draw.
+        seconds = int((line.end - line.start).total_seconds())
+        own_w = Fraction(int(line.energy_wh) * 3600, seconds)
+        load = max(Fraction(site_load_w.get(line.start, 0.0)), own_w)
+        share = min(Fraction(1), pv / load)
         covered += Fraction(int(line.energy_wh)) * share
     return math.floor(covered)
 
@@ -118,7 +119,9 @@ class RewardClassifier:
         )
 
 
-def _mean(values: Sequence[tuple[datetime, datetime, float]], start: datetime, end: datetime):
+def _mean(
+    values: Sequence[tuple[datetime, datetime, float]], start: datetime, end: datetime
+) -> Fraction:
     """The time-weighted mean of forecast intervals over [start, end) (0 where none)."""
     span = (end - start).total_seconds()
     total = Fraction(0)

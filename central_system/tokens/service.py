@@ -377,8 +377,8 @@ class TokenService:
         await self._background.cancel()
 
     async def drained(self) -> None:
-        """Return once no row is pending (blocked ones wait for KYC and do not count), sessions
-        that have stopped but are not in the outbox yet included."""
+        """Return once no Proof-of-Charge is pending, sessions that have stopped but are not in
+        the outbox yet included (blocked ones wait for KYC or a resume and do not count)."""
         while True:
             await self._background.settled()
             self._kick()

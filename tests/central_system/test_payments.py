@@ -10,6 +10,7 @@ from fractions import Fraction
 
 import httpx
 import pytest
+from sqlalchemy import delete
 
 from central_system.app import CentralSystem
 from central_system.domain.model import Site
@@ -19,6 +20,8 @@ from central_system.ledger import EmbeddedLedger, token_amount
 from central_system.payments import EvchPeg, NoEvchPrice, PaymentRefused, PegBasis, SettleIn
 from central_system.payments.peg import evch_value_minor, gross_for_net, quote, settlement
 from central_system.pricing import FxTable, Money, PriceInterval, TariffConfig
+from central_system.store import tokens as token_repo
+from central_system.store.models import OperatorSettlementRow
 from programs.spl.token2022 import parse_token_account, transfer_fee
 from tests.central_system.test_tokens import START, Kyc, charge, start_tokens
 from tests.clock import ManualClock
@@ -191,3 +194,26 @@ async def test_the_api_quotes_and_pays_and_lists_settlements(central):
         listed = (await api.get("/admin/settlements", headers=auth)).json()
         assert [s["session_id"] for s in listed] == [session.session_id]
         assert listed[0]["settled_minor"] == 300
+
+
+async def test_a_payment_whose_answer_was_lost_is_settled_from_its_receipt(central):
+    """The transfer landed but the central system never learnt it (the row failed, as after
+    an outage): paying again finds the on-chain receipt and settles without a second transfer."""
+    tokens, _ = await driver_with_evch(central, "CP-LOST")
+    session = await charged(central, "CP-LOST", 1_000)
+    first = await central.payments.pay(VALID_TOKEN, session.session_id)
+    balance = await tokens.balance_raw(VALID_TOKEN)
+    await central.db.write(_forget_settlement, session.session_id, first.tx_id)
+
+    again = await central.payments.pay(VALID_TOKEN, session.session_id)
+    assert await tokens.balance_raw(VALID_TOKEN) == balance  # nothing sent twice
+    assert (again.gross_raw, again.tx_id) == (first.gross_raw, first.tx_id)
+    (row,) = [r for r in await tokens.transactions(VALID_TOKEN) if r.kind == "payment"]
+    assert row.status is TokenTxStatus.CONFIRMED and row.attempts == 2
+    receipt = await tokens.ledger.account_data(central.payments.receipt_address(session.session_id))
+    assert receipt is not None
+
+
+def _forget_settlement(db, session_id, tx_id):
+    db.execute(delete(OperatorSettlementRow).where(OperatorSettlementRow.session_id == session_id))
+    token_repo.update_transaction(db, tx_id, START, status=TokenTxStatus.FAILED)

@@ -53,6 +53,12 @@ def test_off_peak_is_the_energy_in_the_days_cheapest_band():
     assert off_peak_wh(TOU, lines) == 3_000
     assert classify(4_000, 3_000, 0).reward_class is RewardClass.OFF_PEAK
     assert classify(4_000, 1_999, 0).reward_class is RewardClass.NONE
+    flat = TariffConfig(
+        currency="USD",
+        time_zone="UTC",
+        bands=[{"start_hour": 0, "end_hour": 24, "price_minor_per_kwh": 100}],
+    )
+    assert off_peak_wh(flat, lines) == 0  # one price all day: nothing is off-peak
 
 
 def test_renewable_energy_is_the_pv_share_of_the_site_load():
@@ -63,6 +69,8 @@ def test_renewable_energy_is_the_pv_share_of_the_site_load():
     assert renewable_wh(lines, ConstantPv(10_000), load) == 500 + 1_000
     assert renewable_wh(lines, ConstantPv(0), load) == 0
     assert renewable_wh(lines, None, load) == 0
+    # No load measured (the session was alone): PV covers its own 4 kW draw only in part.
+    assert renewable_wh(lines[:1], ConstantPv(1_000), {}) == 250
     rewards = classify(2_000, 0, 1_500)
     assert rewards.reward_class is RewardClass.RENEWABLE and rewards.green_credit_raw == 1_500_000
 

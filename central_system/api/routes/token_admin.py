@@ -1,10 +1,10 @@
 """/api/v1/token/admin: the mint's configuration, pausing Proof-of-Charge, its rates, burning
 from a holder and the withheld fees, for the admin only (`Authorization: Bearer
-<EVCH_ADMIN_TOKEN>`). (Supply and clawback are in routes/tokens.py.)
+<EVCH_ADMIN_TOKEN>`). (Supply, clawback and settlements are in routes/tokens.py.)
 
 An operation the ledger refuses is recorded as a failed token transaction and answered with 409:
 the program's error name in the message, the recorded row in ``details.transaction``. An
-unreachable ledger is 503 (nothing is known to have happened).
+unreachable ledger is 503 (what happened is not known: read the config or fees again).
 """
 
 from __future__ import annotations
@@ -74,14 +74,15 @@ async def update_rates(body: RatesUpdate, admin: TokenAdminDep):
 
 @router.post("/pause", response_model=TokenTransactionPublic, responses=REFUSABLE)
 async def pause(body: PauseRequest, admin: TokenAdminDep):
-    """Stop Proof-of-Charge: the program refuses every session recorded until resumed."""
+    """Stop Proof-of-Charge: the program refuses every record until resumed; the sessions that
+    end meanwhile wait in the outbox (blocked)."""
     with _ledger_reachable():
         return _outcome(await admin.set_paused(True, body.reason))
 
 
 @router.post("/resume", response_model=TokenTransactionPublic, responses=REFUSABLE)
 async def resume(body: PauseRequest, admin: TokenAdminDep):
-    """Record sessions again."""
+    """Record sessions again, first those that waited during the pause."""
     with _ledger_reachable():
         return _outcome(await admin.set_paused(False, body.reason))
 
