@@ -124,9 +124,7 @@ async def reconcile(
     amounts the on-chain rates give for the completed sessions that were minted, less what
     drivers paid in EVCH (to the operator, the fee withheld on its account)."""
     ledger, deployment = tokens.ledger, tokens.deployment
-    config = poc.ConfigState.parse(
-        await ledger.account_data(poc.config_address(deployment.proof_of_charge))
-    )
+    config = await tokens.program_config()
     rows = {
         r.session_id: r
         for r in await tokens.transactions()

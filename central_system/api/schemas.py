@@ -19,7 +19,7 @@ from central_system.domain.model import (
 )
 from central_system.domain.tokens import Settlement, TokenTransaction, Wallet
 from central_system.payments import EvchQuote
-from central_system.pricing import Money, PricedInterval, PriceInterval
+from central_system.pricing import Money, PricedInterval, PriceInterval, fraction_text
 
 
 class ConnectorPublic(BaseModel):
@@ -284,12 +284,11 @@ class EvchQuotePublic(BaseModel):
 
     @classmethod
     def of(cls, session_id: int, quote: EvchQuote) -> EvchQuotePublic:
-        value = quote.value_minor_per_evch
         return cls(
             session_id=session_id,
             bill_minor=quote.bill.amount_minor,
             currency=quote.bill.currency,
-            evch_value_minor=f"{value.numerator}/{value.denominator}",
+            evch_value_minor=fraction_text(quote.value_minor_per_evch),
             gross_raw=quote.gross_raw,
             fee_raw=quote.fee_raw,
             net_raw=quote.net_raw,
@@ -315,5 +314,4 @@ class SettlementPublic(BaseModel):
     @classmethod
     def of(cls, settlement: Settlement) -> SettlementPublic:
         fields = {name: getattr(settlement, name) for name in cls.model_fields}
-        value = settlement.evch_value_minor
-        return cls(**fields | {"evch_value_minor": f"{value.numerator}/{value.denominator}"})
+        return cls(**fields | {"evch_value_minor": fraction_text(settlement.evch_value_minor)})

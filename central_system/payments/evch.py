@@ -215,19 +215,14 @@ class EvchPayments:
         return session
 
     async def _site_of(self, session: ChargingSession) -> Site:
-        for site in await self._db.read(repo.list_sites):
-            if session.charger_id in site.evse_power_w:
-                return site
-        raise Conflict(f"charger {session.charger_id} belongs to no priced site")
+        site = await self._db.read(repo.site_of_charger, session.charger_id)
+        if site is None:
+            raise Conflict(f"charger {session.charger_id} belongs to no priced site")
+        return site
 
     async def _failed(
         self, tx_id: int, attempts: int, reason: str, signature: str | None = None
     ) -> None:
-        failed = partial(
-            token_repo.update_transaction,
-            status=TokenTxStatus.FAILED,
-            attempts=attempts,
-            error=reason,
-            signature=signature,
+        await self._tokens.update(
+            tx_id, status=TokenTxStatus.FAILED, attempts=attempts, error=reason, signature=signature
         )
-        await self._db.write(failed, tx_id, self._clock.now())

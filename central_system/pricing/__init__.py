@@ -28,6 +28,7 @@ from central_system.pricing.money import (
     FxTable,
     Money,
     exact,
+    fraction_text,
     minor_exponent,
     round_half_even,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "bounded",
     "energy_by_interval_wh",
     "exact",
+    "fraction_text",
     "interval_amount_minor",
     "minor_exponent",
     "price_energy",

@@ -77,6 +77,11 @@ def exact(value: Quantity) -> Fraction:
     return Fraction(value)
 
 
+def fraction_text(value: Fraction) -> str:
+    """An exact value as ``"numerator/denominator"`` (``Fraction(text)`` reads it back)."""
+    return f"{value.numerator}/{value.denominator}"
+
+
 def round_half_even(value: Quantity) -> int:
     """``value`` rounded to an integer, ties to the even neighbour (2.5 -> 2, 3.5 -> 4)."""
     return round(exact(value))

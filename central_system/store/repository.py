@@ -422,6 +422,11 @@ def list_sites(db: Session) -> list[Site]:
     return [_site(r) for r in db.scalars(select(SiteRow).order_by(SiteRow.site_id))]
 
 
+def site_of_charger(db: Session, charger_id: str) -> Site | None:
+    """The site whose chargers include ``charger_id`` (None when it belongs to none)."""
+    return next((site for site in list_sites(db) if charger_id in site.evse_power_w), None)
+
+
 def publish_prices(
     db: Session, site_id: str, intervals: list[tuple[PriceInterval, float]], at: datetime
 ) -> list[PriceInterval]:

@@ -17,6 +17,7 @@ from central_system.domain.tokens import (
     TokenTxStatus,
     Wallet,
 )
+from central_system.pricing import fraction_text
 from central_system.store.models import OperatorSettlementRow, TokenTransactionRow, WalletRow
 
 
@@ -223,8 +224,7 @@ def record_settlement(db: Session, settlement: Settlement, **changes: object) ->
     stored, in one database transaction."""
     update_transaction(db, settlement.tx_id, settlement.settled_at, **changes)
     fields = {f.name: getattr(settlement, f.name) for f in dataclasses.fields(Settlement)}
-    value = settlement.evch_value_minor
-    fields["evch_value_minor"] = f"{value.numerator}/{value.denominator}"
+    fields["evch_value_minor"] = fraction_text(settlement.evch_value_minor)
     db.add(OperatorSettlementRow(**fields))
     db.flush()
     return settlement

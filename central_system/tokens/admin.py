@@ -20,23 +20,21 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from functools import partial
 
 from solders.pubkey import Pubkey
 
-from central_system.domain.tokens import TokenTransaction, TokenTxKind, TokenTxStatus
+from central_system.domain.tokens import TokenTransaction, TokenTxKind
 from central_system.errors import NotFound
 from central_system.ledger import TxResult, token_amount
 from central_system.store import tokens as token_repo
-from central_system.tokens.service import TokenService, explain_refusal
+from central_system.tokens.service import TokenService
 from programs import proof_of_charge as poc
-from programs.proof_of_charge import ConfigState, PocError, Rates
+from programs.proof_of_charge import PocError, Rates
 from programs.spl import evch_mint
 from programs.spl.token2022 import (
     associated_token_address,
     create_associated_token_account_idempotent,
     harvest_withheld_tokens_to_mint,
-    parse_mint,
     parse_token_account,
     thaw_account,
     withdraw_withheld_tokens_from_mint,
@@ -54,7 +52,6 @@ class TokenAdmin:
     def __init__(self, tokens: TokenService) -> None:
         self._tokens = tokens
         self._db = tokens.database
-        self._clock = tokens.clock
         self.ledger = tokens.ledger
         self.deployment = tokens.deployment
         self._keys = tokens.authorities
@@ -68,8 +65,8 @@ class TokenAdmin:
     async def mint_config(self) -> dict:
         """The mint (supply, authorities, transfer fee, metadata) and the Proof-of-Charge
         config (admin, attestors, rates, paused, counters), as read on chain now."""
-        mint = parse_mint(await self.ledger.account_data(self.deployment.mint))
-        config = await self._config()
+        mint = await self._tokens.mint_state()
+        config = await self._tokens.program_config()
         fees, metadata = mint.transfer_fee_config, mint.token_metadata
         return {
             "mint": str(self.deployment.mint),
@@ -116,7 +113,7 @@ class TokenAdmin:
     async def withheld_fees(self) -> dict:
         """Transfer fees not yet withdrawn: harvested to the mint, and still withheld on the
         token accounts the platform knows (a fee is withheld on the recipient's account)."""
-        mint = parse_mint(await self.ledger.account_data(self.deployment.mint))
+        mint = await self._tokens.mint_state()
         accounts = []
         for label, address in await self._known_accounts():
             data = await self.ledger.account_data(address)
@@ -138,13 +135,13 @@ class TokenAdmin:
 
     async def rates(self) -> Rates:
         """The Proof-of-Charge rates on chain now."""
-        return (await self._config()).rates
+        return (await self._tokens.program_config()).rates
 
     # -- Proof-of-Charge ---------------------------------------------------------------------
     async def set_paused(self, paused: bool, reason: str) -> TokenTransaction:
         """Pause (or resume) Proof-of-Charge: while paused the program refuses every
         RecordCharge with Paused."""
-        before = await self._config()
+        before = await self._tokens.program_config()
         admin = self._keys.admin
         instruction = poc.set_paused(
             self.deployment.proof_of_charge, admin=admin.pubkey(), paused=paused
@@ -152,25 +149,25 @@ class TokenAdmin:
         result = await self.ledger.send([instruction], admin)
         if result.ok and not paused:
             await self._tokens.resume_paused()  # sessions refused while paused go out again
-        after = await self._config()
+        after = await self._tokens.program_config()
         detail = {
             "reason": reason,
             "paused": paused,
             "before": {"paused": before.paused},
             "after": {"paused": after.paused},
         }
-        return await self._record(TokenTxKind.PAUSE, result, ADMIN_REF, detail=detail)
+        return await self._tokens.record(TokenTxKind.PAUSE, result, ADMIN_REF, detail=detail)
 
     async def update_rates(self, rates: Rates, reason: str = "") -> TokenTransaction:
         """New mint rate, shares, multipliers and rewards cap, for sessions recorded from now
         on. The program refuses a cap below the rewards already minted (OverCap)."""
-        before = await self._config()
+        before = await self._tokens.program_config()
         admin = self._keys.admin
         instruction = poc.update_rates(
             self.deployment.proof_of_charge, admin=admin.pubkey(), rates=rates
         )
         result = await self.ledger.send([instruction], admin)
-        after = await self._config()
+        after = await self._tokens.program_config()
         error = None
         if result.custom_error == PocError.OVER_CAP:
             error = (
@@ -183,7 +180,7 @@ class TokenAdmin:
             "before": dataclasses.asdict(before.rates),
             "after": dataclasses.asdict(after.rates),
         }
-        return await self._record(
+        return await self._tokens.record(
             TokenTxKind.UPDATE_RATES, result, ADMIN_REF, detail=detail, error=error
         )
 
@@ -196,7 +193,7 @@ class TokenAdmin:
             raise NotFound(f"{owner_ref!r} has no wallet", owner_ref=owner_ref)
         source = Pubkey.from_string(wallet.token_account)
         held = parse_token_account(await self.ledger.account_data(source))
-        supply_before = await self._supply()
+        supply_before = (await self._tokens.mint_state()).supply
         instructions = evch_mint.burn_from(
             self.deployment.mint_config,
             self.deployment.mint,
@@ -212,9 +209,9 @@ class TokenAdmin:
             "balance_before_raw": held.amount,
             "balance_after_raw": await token_amount(self.ledger, source),
             "supply_before_raw": supply_before,
-            "supply_after_raw": await self._supply(),
+            "supply_after_raw": (await self._tokens.mint_state()).supply,
         }
-        return await self._record(
+        return await self._tokens.record(
             TokenTxKind.ADMIN_BURN, result, owner_ref, amount_raw=amount_raw, detail=detail
         )
 
@@ -229,7 +226,7 @@ class TokenAdmin:
         if opened is not None:
             detail["treasury_opened"] = opened.signature
             if not opened.ok:
-                return await self._record(
+                return await self._tokens.record(
                     TokenTxKind.FEES_WITHDRAWN, opened, ADMIN_REF, detail=detail
                 )
         sources = [Pubkey.from_string(a["token_account"]) for a in before["accounts"]]
@@ -238,7 +235,7 @@ class TokenAdmin:
             harvest = harvest_withheld_tokens_to_mint(self.deployment.mint, batch)
             harvested = await self.ledger.send([harvest], self._keys.admin)
             if not harvested.ok:
-                return await self._record(
+                return await self._tokens.record(
                     TokenTxKind.FEES_WITHDRAWN, harvested, ADMIN_REF, detail=detail
                 )
             detail["harvests"].append(harvested.signature)
@@ -250,7 +247,7 @@ class TokenAdmin:
         result = await self.ledger.send([withdraw], admin)
         treasury_after = await token_amount(self.ledger, self.treasury_account) or 0
         detail["after"] = _fee_summary(await self.withheld_fees())
-        return await self._record(
+        return await self._tokens.record(
             TokenTxKind.FEES_WITHDRAWN,
             result,
             ADMIN_REF,
@@ -291,39 +288,6 @@ class TokenAdmin:
                 seen.add(address)
                 accounts.append((label, address))
         return accounts
-
-    # -- helpers -----------------------------------------------------------------------------
-    async def _config(self) -> ConfigState:
-        address = poc.config_address(self.deployment.proof_of_charge)
-        return ConfigState.parse(await self.ledger.account_data(address))
-
-    async def _supply(self) -> int:
-        return parse_mint(await self.ledger.account_data(self.deployment.mint)).supply
-
-    async def _record(
-        self,
-        kind: TokenTxKind,
-        result: TxResult,
-        owner_ref: str,
-        *,
-        amount_raw: int | None = None,
-        detail: dict | None = None,
-        error: str | None = None,
-    ) -> TokenTransaction:
-        """One row for the operation: confirmed, or failed with why (``error`` where the
-        program's error alone would not say it)."""
-        record = partial(
-            token_repo.record_transaction,
-            owner_ref=owner_ref,
-            amount_raw=amount_raw,
-            signature=result.signature,
-            compute_units=result.compute_units,
-            slot=result.slot,
-            error=None if result.ok else error or explain_refusal(result),
-            detail=detail,
-        )
-        status = TokenTxStatus.CONFIRMED if result.ok else TokenTxStatus.FAILED
-        return await self._db.write(record, kind, status, self._clock.now())
 
 
 def _text(key: Pubkey | None) -> str | None:

@@ -98,14 +98,7 @@ class RewardClassifier:
         self._feeds = feeds
 
     async def rewards(self, session: ChargingSession) -> SessionRewards:
-        site = next(
-            (
-                s
-                for s in await self._db.read(repo.list_sites)
-                if session.charger_id in s.evse_power_w
-            ),
-            None,
-        )
+        site = await self._db.read(repo.site_of_charger, session.charger_id)
         if site is None or site.tariff is None:
             return NO_REWARDS  # an unpriced site has no bill lines to classify
         lines = await self._db.read(repo.session_charges, session.session_id)

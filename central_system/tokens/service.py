@@ -52,6 +52,7 @@ from programs.proof_of_charge import ChargeRecord, PocError, RewardClass
 from programs.spl import evch_mint
 from programs.spl.evch_mint import EVCH_DECIMALS, GREEN_CREDIT_DECIMALS
 from programs.spl.token2022 import (
+    Mint,
     TokenError,
     associated_token_address,
     burn_checked,
@@ -68,6 +69,7 @@ RETRY_AFTER_S = 30.0  # how long the worker waits for an unreachable ledger
 # Why a Proof-of-Charge waits as blocked (and what unblocks it).
 FROZEN = "the driver's account is frozen"  # KYC approval
 PAUSED = "Proof-of-Charge is paused"  # the admin resuming it
+NO_WALLET = "the driver has no wallet"  # the driver's KYC approval, once a wallet is open
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,7 @@ class TokenService:
                 else freeze_account(account, mint, kyc.pubkey())
             )
             result = await self.ledger.send([ix], self._keys.admin, [kyc])
-            await self._record(
+            await self.record(
                 TokenTxKind.KYC_THAW if thaw else TokenTxKind.KYC_FREEZE,
                 result,
                 owner_ref,
@@ -206,7 +208,7 @@ class TokenService:
         ]
         result = await self.ledger.send(instructions, admin, [owner])
         position = staking.position_address(program, owner.pubkey(), nonce)
-        return await self._record(
+        return await self.record(
             TokenTxKind.STAKE,
             result,
             owner_ref,
@@ -226,7 +228,7 @@ class TokenService:
             vault=self.deployment.vault,
         )
         result = await self.ledger.send([instruction], self._keys.admin, [owner])
-        return await self._record(TokenTxKind.UNSTAKE, result, owner_ref, detail={"nonce": nonce})
+        return await self.record(TokenTxKind.UNSTAKE, result, owner_ref, detail={"nonce": nonce})
 
     async def fee_discount_bps(self, owner_ref: str) -> int:
         """The discount the holder's staking positions earn now (0 without a wallet)."""
@@ -253,7 +255,7 @@ class TokenService:
         )
         result = await self.ledger.send([burn], self._keys.admin, [owner])
         detail = {"service": service}
-        return await self._record(
+        return await self.record(
             TokenTxKind.REDEEM, result, owner_ref, amount_raw=amount_raw, detail=detail
         )
 
@@ -275,7 +277,7 @@ class TokenService:
         )
         signers = [self._keys.regulator, *([self._keys.kyc] if frozen else [])]
         result = await self.ledger.send(instructions, self._keys.admin, signers)
-        return await self._record(
+        return await self.record(
             TokenTxKind.CLAWBACK,
             result,
             owner_ref,
@@ -318,9 +320,7 @@ class TokenService:
 
     async def supply(self) -> dict[str, int]:
         """The mint's supply and what the Proof-of-Charge program has recorded, raw units."""
-        mint = parse_mint(await self.ledger.account_data(self.deployment.mint))
-        address = poc.config_address(self.deployment.proof_of_charge)
-        config = poc.ConfigState.parse(await self.ledger.account_data(address))
+        mint, config = await self.mint_state(), await self.program_config()
         return {
             "supply_raw": mint.supply,
             "withheld_fees_raw": mint.transfer_fee_config.withheld_amount,
@@ -414,7 +414,9 @@ class TokenService:
         session = await self._db.read(repo.get_session, row.session_id)
         wallet = await self._db.read(token_repo.get_wallet, row.owner_ref or "")
         if wallet is None:
-            await self._update(row, status=TokenTxStatus.BLOCKED, error="the driver has no wallet")
+            await self.update(
+                row.tx_id, status=TokenTxStatus.BLOCKED, error="the driver has no wallet"
+            )
             return
         rewards = await self.rewards.rewards(session) if self.rewards else NO_REWARDS
         record = charge_record(session, rewards.reward_class)
@@ -456,7 +458,7 @@ class TokenService:
             changes.update(status=TokenTxStatus.BLOCKED, error=PAUSED)
         else:
             changes.update(status=TokenTxStatus.FAILED, error=explain_refusal(result))
-        await self._update(row, **changes)
+        await self.update(row.tx_id, **changes)
 
     async def _recorded(self, session_hash: bytes) -> dict[str, object]:
         address = poc.session_address(self.deployment.proof_of_charge, session_hash)
@@ -500,10 +502,10 @@ class TokenService:
         )
         for row in blocked:
             if which(row):
-                await self._update(row, status=TokenTxStatus.PENDING)
+                await self.update(row.tx_id, status=TokenTxStatus.PENDING)
         self._kick()
 
-    async def _record(
+    async def record(
         self,
         kind: TokenTxKind,
         result: TxResult,
@@ -511,7 +513,10 @@ class TokenService:
         *,
         amount_raw: int | None = None,
         detail: dict | None = None,
+        error: str | None = None,
     ) -> TokenTransaction:
+        """One row for an operation made at once: confirmed, or failed with why (``error``
+        where the program's error alone would not say it)."""
         outcome = TokenTxStatus.CONFIRMED if result.ok else TokenTxStatus.FAILED
         record = partial(
             token_repo.record_transaction,
@@ -520,14 +525,24 @@ class TokenService:
             signature=result.signature,
             compute_units=result.compute_units,
             slot=result.slot,
-            error=None if result.ok else explain_refusal(result),
+            error=None if result.ok else error or explain_refusal(result),
             detail=detail,
         )
         return await self._db.write(record, kind, outcome, self._clock.now())
 
-    async def _update(self, row: TokenTransaction, **changes: object) -> TokenTransaction:
+    async def update(self, tx_id: int, **changes: object) -> TokenTransaction:
+        """Change a token transaction row (status, signature, error...)."""
         update = partial(token_repo.update_transaction, **changes)
-        return await self._db.write(update, row.tx_id, self._clock.now())
+        return await self._db.write(update, tx_id, self._clock.now())
+
+    async def program_config(self) -> poc.ConfigState:
+        """The Proof-of-Charge config as it is on chain now."""
+        address = poc.config_address(self.deployment.proof_of_charge)
+        return poc.ConfigState.parse(await self.ledger.account_data(address))
+
+    async def mint_state(self) -> Mint:
+        """The EVCH mint as it is on chain now."""
+        return parse_mint(await self.ledger.account_data(self.deployment.mint))
 
 
 def charge_record(

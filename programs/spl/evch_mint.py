@@ -274,13 +274,7 @@ def clawback(
     move = transfer_checked(
         source, mint, destination, config.permanent_delegate, amount, EVCH_DECIMALS
     )
-    if not source_frozen:
-        return [move]
-    return [
-        thaw_account(source, mint, config.freeze_authority),
-        move,
-        freeze_account(source, mint, config.freeze_authority),
-    ]
+    return _thawed_for(config, mint, source, move) if source_frozen else [move]
 
 
 def burn_from(
@@ -298,10 +292,15 @@ def burn_from(
     transaction (signers: the permanent delegate, and the freeze authority for a frozen source).
     """
     destroy = burn_checked(source, mint, config.permanent_delegate, amount, EVCH_DECIMALS)
-    if not source_frozen:
-        return [destroy]
+    return _thawed_for(config, mint, source, destroy) if source_frozen else [destroy]
+
+
+def _thawed_for(
+    config: EvchMintConfig, mint: Pubkey, account: Pubkey, instruction: Instruction
+) -> list[Instruction]:
+    """``instruction`` on a frozen ``account``: thawed just before and frozen again after."""
     return [
-        thaw_account(source, mint, config.freeze_authority),
-        destroy,
-        freeze_account(source, mint, config.freeze_authority),
+        thaw_account(account, mint, config.freeze_authority),
+        instruction,
+        freeze_account(account, mint, config.freeze_authority),
     ]
