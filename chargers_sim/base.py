@@ -28,6 +28,7 @@ from chargers_sim.clock import Clock
 from chargers_sim.driver_display import DisplayedCost, DisplayKind, DriverDisplay
 from chargers_sim.meter import EnergyMeter
 from chargers_sim.outbox import Outbox
+from chargers_sim.signed_meter import END_REASONS, MeterSigner, altered
 from chargers_sim.smart_charging import (
     ChargingProfile,
     ProfileStore,
@@ -35,6 +36,7 @@ from chargers_sim.smart_charging import (
     Rejection,
     share_w,
 )
+from ocmf import MeterIdentity, MeterKey, ReadingReason, SignedMeterValue
 from ocppj import ConnectionLost, FrameObserver, TappedConnection
 from ocppj.wire import to_wire_time
 
@@ -74,6 +76,10 @@ class ChargerConfig:
     # The currency the display shows amounts in (ISO 4217; 2.0.1 TariffCostCtrlr.Currency,
     # which the central system may set).
     currency: str = "EUR"
+    # Eichrecht metering: each EVSE's meter signs its transaction start and stop readings
+    # (OCMF) with a key derived from this seed and the meter serial (signed_meter.py).
+    signs_meter_values: bool = True
+    meter_key_seed: str = "evch"
 
 
 @dataclass
@@ -86,12 +92,15 @@ class Transaction:
     offline: bool
     remote_start_id: int | None = None
     seq_no: itertools.count = field(default_factory=itertools.count)
+    # The meter's signed start reading (None where the meter does not sign).
+    signed_begin: SignedMeterValue | None = None
 
 
 @dataclass
 class Evse:
     evse_id: int
     meter: EnergyMeter
+    signer: MeterSigner | None = None
     plugged: bool = False
     operative: bool = True
     faulted: bool = False
@@ -115,7 +124,12 @@ class EmulatedCharger:
         self.use_counter_ids()
         self.config = config
         self.clock = clock
-        self.evses = {n: Evse(n, EnergyMeter(clock)) for n in range(1, config.evse_count + 1)}
+        self.evses = {
+            n: Evse(n, EnergyMeter(clock), self._meter_signer(n))
+            for n in range(1, config.evse_count + 1)
+        }
+        # Fault injection: Wh the charger adds to its stop readings after the meter signed them.
+        self.tamper_wh = 0
         self.heartbeat_interval_s = 300
         self._frame_observer = frame_observer
         self._booted = False
@@ -140,6 +154,45 @@ class EmulatedCharger:
         # must only record (it runs inside the charger's message handling).
         self.display = DriverDisplay()
         self.on_display: Callable[[DisplayedCost], None] | None = None
+
+    def _meter_signer(self, evse_id: int) -> MeterSigner | None:
+        config = self.config
+        if not config.signs_meter_values:
+            return None
+        gateway_serial = config.serial_number or config.charger_id
+        identity = MeterIdentity(
+            gateway=f"{config.vendor} {config.model}",
+            gateway_serial=gateway_serial,
+            gateway_version=config.firmware_version,
+            meter_vendor=config.vendor,
+            meter_model="EVCH-EM-1",
+            meter_serial=f"{gateway_serial}-{evse_id}",
+            meter_firmware="1.0",
+        )
+        key = MeterKey.derive(config.meter_key_seed, identity.meter_serial)
+        return MeterSigner(identity, key, config.current)
+
+    def meter_keys(self) -> dict[int, tuple[str, bytes]]:
+        """EVSE id -> (meter serial, public key DER): what the operator registers at
+        onboarding, as printed on each meter."""
+        return {
+            evse.evse_id: (evse.signer.serial, evse.signer.key.public_key_der)
+            for evse in self.evses.values()
+            if evse.signer is not None
+        }
+
+    def _sign(
+        self, evse: Evse, transaction: Transaction, reason: ReadingReason, register_wh: int
+    ) -> SignedMeterValue | None:
+        if evse.signer is None:
+            return None
+        return evse.signer.sign(
+            reason=reason,
+            register_wh=register_wh,
+            at=self.clock.now(),
+            id_token=transaction.id_token,
+            charge_point=f"{self.id} {evse.evse_id}",
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -247,6 +300,9 @@ class EmulatedCharger:
             offline=not self.online,
             remote_start_id=remote_start_id,
         )
+        transaction.signed_begin = self._sign(
+            evse, transaction, ReadingReason.BEGIN, transaction.meter_start_wh
+        )
         evse.transaction = transaction
         self._queue_started(evse, transaction)
         self._sharing_changed()
@@ -272,7 +328,13 @@ class EmulatedCharger:
         self.profiles.transaction_ended(evse_id)  # TxProfiles end with their transaction
         evse.finished = evse.plugged
         self._sharing_changed()
-        self._queue_ended(evse, transaction, evse.meter.register_wh(), reason)
+        register_wh = evse.meter.register_wh()
+        end = END_REASONS.get(reason, ReadingReason.END)
+        signed = self._sign(evse, transaction, end, register_wh)
+        stop_wh = register_wh + self.tamper_wh
+        if signed is not None and self.tamper_wh:
+            signed = altered(signed, register_wh, stop_wh)
+        self._queue_ended(evse, transaction, stop_wh, reason, signed)
         if evse.inoperative_after_transaction:
             evse.operative, evse.inoperative_after_transaction = False, False
         await self._announce(evse)
@@ -654,6 +716,11 @@ class EmulatedCharger:
         raise NotImplementedError
 
     def _queue_ended(
-        self, evse: Evse, transaction: Transaction, meter_stop_wh: int, reason: str
+        self,
+        evse: Evse,
+        transaction: Transaction,
+        meter_stop_wh: int,
+        reason: str,
+        signed: SignedMeterValue | None,
     ) -> None:
         raise NotImplementedError

@@ -22,8 +22,9 @@ from chargers_sim.smart_charging import (
     ChargingSchedule,
     SchedulePeriod,
 )
+from ocmf import SignedMeterValue
 from ocppj import RpcEndpoint
-from ocppj.wire import from_wire_time
+from ocppj.wire import from_wire_time, to_wire_time
 
 log = logging.getLogger(__name__)
 
@@ -186,15 +187,34 @@ class EmulatedChargerV16(EmulatedCharger, RpcEndpoint, ChargePoint):
             timestamp=self.wire_time(),
         )
 
-    def _sampled(self, evse: Evse, context: str, with_power: bool) -> list[dict]:
+    def _sampled(
+        self,
+        evse: Evse,
+        context: str,
+        with_power: bool,
+        register_wh: int | None = None,
+        signed: SignedMeterValue | None = None,
+    ) -> list[dict]:
+        register_wh = evse.meter.register_wh() if register_wh is None else register_wh
         values = [
             {
-                "value": str(evse.meter.register_wh()),
+                "value": str(register_wh),
                 "context": context,
                 "measurand": "Energy.Active.Import.Register",
                 "unit": "Wh",
             }
         ]
+        if signed is not None:
+            # The OCA application note: the 2.0.1 SignedMeterValue, as JSON, in a SignedData value.
+            values.append(
+                {
+                    "value": signed.to_v16(),
+                    "context": context,
+                    "format": "SignedData",
+                    "measurand": "Energy.Active.Import.Register",
+                    "unit": "Wh",
+                }
+            )
         if with_power:
             values.append(
                 {
@@ -221,6 +241,28 @@ class EmulatedChargerV16(EmulatedCharger, RpcEndpoint, ChargePoint):
                 await self.stop_transaction(evse.evse_id, "DeAuthorized")
 
         self.queue(lambda: request, on_reply)
+        if transaction.signed_begin is not None:
+            # StartTransaction has no place for it: the signed start reading follows in
+            # MeterValues (Transaction.Begin), once the transaction id is known.
+            begin = [
+                {
+                    "timestamp": to_wire_time(transaction.started_at),
+                    "sampled_value": self._sampled(
+                        evse,
+                        "Transaction.Begin",
+                        False,
+                        transaction.meter_start_wh,
+                        transaction.signed_begin,
+                    ),
+                }
+            ]
+            self.queue(
+                lambda: call.MeterValues(
+                    connector_id=evse.evse_id,
+                    transaction_id=int(transaction.transaction_id),
+                    meter_value=begin,
+                )
+            )
 
     def _queue_meter_values(self, evse: Evse, transaction: Transaction) -> None:
         meter_value = [
@@ -238,12 +280,16 @@ class EmulatedChargerV16(EmulatedCharger, RpcEndpoint, ChargePoint):
         )
 
     def _queue_ended(
-        self, evse: Evse, transaction: Transaction, meter_stop_wh: int, reason: str
+        self,
+        evse: Evse,
+        transaction: Transaction,
+        meter_stop_wh: int,
+        reason: str,
+        signed: SignedMeterValue | None,
     ) -> None:
         timestamp = self.wire_time()
-        data = [
-            {"timestamp": timestamp, "sampled_value": self._sampled(evse, "Transaction.End", False)}
-        ]
+        sampled = self._sampled(evse, "Transaction.End", False, meter_stop_wh, signed)
+        data = [{"timestamp": timestamp, "sampled_value": sampled}]
         self.queue(
             lambda: call.StopTransaction(
                 meter_stop=meter_stop_wh,

@@ -22,6 +22,7 @@ from chargers_sim.smart_charging import (
     Rejection,
     SchedulePeriod,
 )
+from ocmf import SignedMeterValue
 from ocppj import RpcEndpoint
 from ocppj.wire import from_wire_time
 
@@ -168,15 +169,23 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
             connector_id=1,
         )
 
-    def _meter_value(self, evse: Evse, context: str, with_power: bool) -> list[dict]:
-        sampled = [
-            {
-                "value": evse.meter.register_wh(),
-                "context": context,
-                "measurand": "Energy.Active.Import.Register",
-                "unit_of_measure": {"unit": "Wh"},
-            }
-        ]
+    def _meter_value(
+        self,
+        evse: Evse,
+        context: str,
+        with_power: bool,
+        register_wh: int | None = None,
+        signed: SignedMeterValue | None = None,
+    ) -> list[dict]:
+        energy = {
+            "value": evse.meter.register_wh() if register_wh is None else register_wh,
+            "context": context,
+            "measurand": "Energy.Active.Import.Register",
+            "unit_of_measure": {"unit": "Wh"},
+        }
+        if signed is not None:
+            energy["signed_meter_value"] = signed.to_v201()
+        sampled = [energy]
         if with_power:
             sampled.append(
                 {
@@ -221,7 +230,13 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
             transaction,
             "Started",
             "RemoteStart" if transaction.remote_start_id is not None else "Authorized",
-            self._meter_value(evse, "Transaction.Begin", False),
+            self._meter_value(
+                evse,
+                "Transaction.Begin",
+                False,
+                transaction.meter_start_wh,
+                transaction.signed_begin,
+            ),
             info=info,
             id_token={"id_token": transaction.id_token, "type": "ISO14443"},
         )
@@ -249,7 +264,12 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
         self.queue(lambda: request, on_reply)
 
     def _queue_ended(
-        self, evse: Evse, transaction: Transaction, meter_stop_wh: int, reason: str
+        self,
+        evse: Evse,
+        transaction: Transaction,
+        meter_stop_wh: int,
+        reason: str,
+        signed: SignedMeterValue | None,
     ) -> None:
         stopped_reason, trigger = STOP_REASONS.get(reason, (reason, "StopAuthorized"))
         request = self._transaction_event(
@@ -257,7 +277,7 @@ class EmulatedChargerV201(EmulatedCharger, RpcEndpoint, ChargePoint):
             transaction,
             "Ended",
             trigger,
-            self._meter_value(evse, "Transaction.End", False),
+            self._meter_value(evse, "Transaction.End", False, meter_stop_wh, signed),
             info={
                 "charging_state": "EVConnected" if evse.plugged else "Idle",
                 "stopped_reason": stopped_reason,

@@ -54,6 +54,7 @@ class Fleet:
                 meter_interval_s=scenario.timing.meter_interval_s,
                 model=f"Emulated{spec.current}",
                 currency=site.currency,
+                meter_key_seed=str(scenario.scenario.seed),
             )
             charger = emulated_charger(config, clock, frame_observer=frame_observer)
             self.specs[spec.charger_id] = spec

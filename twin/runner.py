@@ -190,7 +190,10 @@ async def run_scenario(
             if arrival.arrival < scenario.end_at:
                 visits.start(arrival)
         for fault in scenario.faults:
-            env.process(_disconnect(fault, fleet, conductor, quiescence, recorder, end_s))
+            if fault.kind == "tamper_meter":
+                env.process(_tamper(fault, fleet, conductor, recorder))
+            else:
+                env.process(_disconnect(fault, fleet, conductor, quiescence, recorder, end_s))
         await conductor.run(end_s, (lambda now_s: progress(now_s, end_s)) if progress else None)
         for charger in fleet:  # transaction messages still queued go out before we read
             async with asyncio.timeout(60):
@@ -273,8 +276,11 @@ async def _onboard(
 
     One by one keeps the order of boot frames fixed, so the frame log is reproducible.
     """
-    for charger_id in fleet.specs:
+    for charger_id, charger in fleet.chargers.items():
         await central.service.register_charger(charger_id)
+        # The installer registers each meter's public key, as printed on the meter.
+        for evse_id, (serial, public_key_der) in charger.meter_keys().items():
+            await central.service.register_meter(charger_id, evse_id, serial, public_key_der)
     for site in scenario.sites:
         evse_power_w = {
             spec.charger_id: spec.max_power_kw * 1000.0
@@ -345,6 +351,17 @@ def _disconnect(
     yield conductor.env.timeout(min(fault.duration_min * 60.0, remaining_s))
     charger.go_online()
     recorder.event("fault_end", fault=fault.kind, charger_id=charger.id)
+
+
+def _tamper(
+    fault: Fault, fleet: Fleet, conductor: Conductor, recorder: RunRecorder
+) -> Generator[simpy.Event, Any, None]:
+    """Fault injection: the charger inflates its stop readings after the meter signed them."""
+    yield conductor.env.timeout(fault.at_h * 3600.0)
+    fleet.chargers[fault.charger].tamper_wh = fault.added_wh
+    recorder.event(
+        "fault_start", fault=fault.kind, charger_id=fault.charger, added_wh=fault.added_wh
+    )
 
 
 def billed_by_currency(stored: list[ChargingSession]) -> dict[str, Money]:

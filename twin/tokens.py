@@ -20,7 +20,7 @@ from solders.instruction import Instruction
 from solders.keypair import Keypair
 
 from central_system.clock import Clock
-from central_system.domain.model import ChargingSession, SessionState
+from central_system.domain.model import ChargingSession, SessionState, Verification
 from central_system.domain.tokens import Settlement, TokenTxKind, TokenTxStatus
 from central_system.ledger import EmbeddedLedger, TxResult
 from central_system.tokens.rewards import NO_REWARDS
@@ -92,6 +92,7 @@ class Reconciliation:
     expected_raw: int = 0
     rewards_raw: int = 0  # off-peak and renewable rewards, within the expected amount
     green_credit_raw: int = 0  # Green Credits expected for the renewable energy
+    sessions_unverified: int = 0  # their meter's signatures do not prove the energy
     sessions_paid: int = 0  # paid in EVCH
     paid_raw: int = 0  # what the drivers sent, fees included
     fees_raw: int = 0  # withheld on the operator's account
@@ -105,6 +106,7 @@ class Reconciliation:
         return {
             "sessions_minted": self.sessions_minted,
             "sessions_blocked": self.sessions_blocked,
+            "sessions_unverified": self.sessions_unverified,
             "minted_raw": self.minted_raw,
             "expected_raw": self.expected_raw,
             "rewards_raw": self.rewards_raw,
@@ -137,6 +139,13 @@ async def reconcile(
         if session.state is not SessionState.COMPLETED or not session.energy_wh:
             continue
         status = rows[session.session_id].status if session.session_id in rows else None
+        if session.verification is not Verification.VERIFIED:
+            outcome.sessions_unverified += 1
+            if status is not None:
+                outcome.differences.append(
+                    f"session {session.session_id}: unverified energy sent to the ledger"
+                )
+            continue
         if status is TokenTxStatus.BLOCKED:  # the driver's KYC is not approved
             outcome.sessions_blocked += 1
             continue
@@ -144,13 +153,14 @@ async def reconcile(
             outcome.differences.append(f"session {session.session_id}: not minted")
             continue
         rewards = await tokens.rewards.rewards(session) if tokens.rewards else NO_REWARDS
-        amounts = poc.mint_amounts(config.rates, session.energy_wh, rewards.reward_class)
+        energy_wh = session.verified_energy_wh
+        amounts = poc.mint_amounts(config.rates, energy_wh, rewards.reward_class)
         outcome.rewards_raw += amounts.reward_raw
         outcome.green_credit_raw += rewards.green_credit_raw
         outcome.sessions_minted += 1
         per_driver[session.id_token] += amounts.driver_total_raw
         operator += amounts.operator_raw
-        verified_wh += session.energy_wh
+        verified_wh += energy_wh
         outcome.expected_raw += amounts.driver_total_raw + amounts.operator_raw
     drivers = {session.session_id: session.id_token for session in sessions}
     for paid in payments:

@@ -128,6 +128,26 @@ class MeterSample:
     signed_data: str | None = None
 
 
+class Verification(StrEnum):
+    """Whether a session's energy is proven by its meter's signed readings (OCMF)."""
+
+    VERIFIED = "verified"
+    UNVERIFIED = "unverified"
+
+
+@dataclass(frozen=True)
+class MeterRegistration:
+    """An EVSE's meter as the operator registered it at onboarding: its serial and the public
+    key printed on it. Signed readings are verified against this, never against a key the
+    charger sends."""
+
+    charger_id: str
+    evse_id: int
+    meter_serial: str
+    public_key_der: bytes
+    registered_at: datetime
+
+
 @dataclass(frozen=True)
 class ChargingSession:
     session_id: int
@@ -155,6 +175,10 @@ class ChargingSession:
     # The bill, once the session is stopped and priced (sites with a tariff only).
     total_cost_minor: int | None = None
     currency: str | None = None
+    # Set when the session stops: only verified energy is minted.
+    verification: Verification | None = None
+    verification_reason: str | None = None
+    verified_energy_wh: int | None = None
 
     @property
     def energy_wh(self) -> int | None:

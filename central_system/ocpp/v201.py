@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
+from ocpp.charge_point import snake_to_camel_case
 from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
@@ -50,10 +52,16 @@ def samples_from_wire(meter_values: list[dict[str, Any]]) -> tuple[MeterSample, 
                     context=sampled.get("context"),
                     phase=sampled.get("phase"),
                     location=sampled.get("location"),
-                    signed_data=signed.get("signed_meter_data") if signed else None,
+                    signed_data=_signed_as_sent(signed) if signed else None,
                 )
             )
     return tuple(samples)
+
+
+def _signed_as_sent(signed: dict[str, Any]) -> str:
+    """The whole SignedMeterValue (record, methods and the key sent along), as JSON with the
+    wire's names, so the stored reading is what the charger sent."""
+    return json.dumps(snake_to_camel_case(signed), separators=(",", ":"))
 
 
 def _setting_address(key: str) -> tuple[dict, dict]:

@@ -23,11 +23,13 @@ from central_system.domain.model import (
     ConnectorStatus,
     IdToken,
     IdTokenStatus,
+    MeterRegistration,
     MeterSample,
     OcppVersion,
     SessionState,
     energy_register_wh,
 )
+from central_system.metering.verification import verify_session
 from central_system.pricing import PricedInterval
 from central_system.store import repository as repo
 from central_system.store.database import Database
@@ -127,6 +129,18 @@ class ChargingService:
         return await self._db.write(
             repo.register_charger, charger_id, self._clock.now(), ocpp_version
         )
+
+    async def register_meter(
+        self, charger_id: str, evse_id: int, meter_serial: str, public_key_der: bytes
+    ) -> MeterRegistration:
+        """Onboarding: the meter of an EVSE and the public key printed on it."""
+        meter = MeterRegistration(
+            charger_id, evse_id, meter_serial, public_key_der, self._clock.now()
+        )
+        return await self._db.write(repo.register_meter, meter)
+
+    async def meters(self, charger_id: str | None = None) -> list[MeterRegistration]:
+        return await self._db.read(repo.list_meters, charger_id)
 
     async def record_boot(
         self, charger_id: str, version: OcppVersion, identity: ChargerIdentity
@@ -232,6 +246,8 @@ class ChargingService:
     async def stop_session(self, stop: SessionStop) -> ChargingSession | None:
         session = await self._db.write(_stop_session, stop)
         if session is not None:
+            if session.verification is None:
+                session = await self._db.write(_verify_energy, session.session_id)
             if self.biller is not None and session.total_cost_minor is None:
                 try:
                     session = await self.biller.bill(session)
@@ -309,6 +325,18 @@ def _authorize(db: Session, id_token: str, now: datetime, starting: bool) -> Aut
     if starting and repo.token_in_active_session(db, id_token):
         return AuthorizationStatus.CONCURRENT_TX
     return AuthorizationStatus.ACCEPTED
+
+
+def _verify_energy(db: Session, session_id: int) -> ChargingSession:
+    """Judge the stopped session's signed readings and store the verdict with it."""
+    session = repo.get_session(db, session_id)
+    meter = repo.get_meter(db, session.charger_id, session.evse_id)
+    verdict = verify_session(session, meter)
+    if not verdict.verified:
+        log.warning("session %s: energy not verified: %s", session_id, verdict.reason)
+    return repo.record_verification(
+        db, session_id, verdict.status, verdict.reason, verdict.energy_wh
+    )
 
 
 def _find_session(db: Session, charger_id: str, transaction_ref: str) -> ChargingSession | None:

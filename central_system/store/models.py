@@ -113,6 +113,21 @@ class SessionRow(Base):
     energy_target_wh: Mapped[int | None] = mapped_column(BigInteger)
     total_cost_minor: Mapped[int | None] = mapped_column(BigInteger)
     currency: Mapped[str | None] = mapped_column(String(3))
+    verification: Mapped[str | None] = mapped_column(String(16))
+    verification_reason: Mapped[str | None] = mapped_column(Text)
+    verified_energy_wh: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class MeterKeyRow(Base):
+    """The public key of each EVSE's meter, registered at onboarding."""
+
+    __tablename__ = "meter_keys"
+
+    charger_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    evse_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meter_serial: Mapped[str] = mapped_column(String(64))
+    public_key_der: Mapped[bytes] = mapped_column(LargeBinary)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class MeterReadingRow(Base):

@@ -20,16 +20,19 @@ from central_system.domain.model import (
     ConnectorStatus,
     IdToken,
     IdTokenStatus,
+    MeterRegistration,
     MeterSample,
     OcppVersion,
     SessionState,
     Site,
+    Verification,
 )
 from central_system.pricing import FxConfig, Money, PricedInterval, PriceInterval, TariffConfig
 from central_system.store.models import (
     ChargerRow,
     ConnectorRow,
     IdTokenRow,
+    MeterKeyRow,
     MeterReadingRow,
     SessionChargeRow,
     SessionRow,
@@ -106,6 +109,9 @@ def _session(row: SessionRow, readings: list[MeterReadingRow] | None = None) -> 
         energy_target_wh=row.energy_target_wh,
         total_cost_minor=row.total_cost_minor,
         currency=row.currency,
+        verification=Verification(row.verification) if row.verification else None,
+        verification_reason=row.verification_reason,
+        verified_energy_wh=row.verified_energy_wh,
     )
 
 
@@ -517,3 +523,58 @@ def session_charges(db: Session, session_id: int) -> list[PricedInterval]:
         )
         for r in db.scalars(stmt)
     ]
+
+
+# -- meters ----------------------------------------------------------------------------------
+
+
+def _meter(row: MeterKeyRow) -> MeterRegistration:
+    return MeterRegistration(
+        charger_id=row.charger_id,
+        evse_id=row.evse_id,
+        meter_serial=row.meter_serial,
+        public_key_der=bytes(row.public_key_der),
+        registered_at=row.registered_at,
+    )
+
+
+def register_meter(db: Session, meter: MeterRegistration) -> MeterRegistration:
+    """Register (or replace, when a meter is exchanged) the meter of an EVSE."""
+    row = db.get(MeterKeyRow, (meter.charger_id, meter.evse_id))
+    if row is None:
+        row = MeterKeyRow(charger_id=meter.charger_id, evse_id=meter.evse_id)
+        db.add(row)
+    row.meter_serial = meter.meter_serial
+    row.public_key_der = meter.public_key_der
+    row.registered_at = meter.registered_at
+    db.flush()
+    return _meter(row)
+
+
+def get_meter(db: Session, charger_id: str, evse_id: int) -> MeterRegistration | None:
+    row = db.get(MeterKeyRow, (charger_id, evse_id))
+    return None if row is None else _meter(row)
+
+
+def list_meters(db: Session, charger_id: str | None = None) -> list[MeterRegistration]:
+    stmt = select(MeterKeyRow).order_by(MeterKeyRow.charger_id, MeterKeyRow.evse_id)
+    if charger_id is not None:
+        stmt = stmt.where(MeterKeyRow.charger_id == charger_id)
+    return [_meter(row) for row in db.scalars(stmt)]
+
+
+def record_verification(
+    db: Session,
+    session_id: int,
+    verification: Verification,
+    reason: str | None,
+    energy_wh: int | None,
+) -> ChargingSession:
+    row = db.get(SessionRow, session_id)
+    return update_session(
+        db,
+        row,
+        verification=verification.value,
+        verification_reason=reason,
+        verified_energy_wh=energy_wh,
+    )

@@ -32,7 +32,12 @@ from solders.system_program import TransferParams, transfer
 
 from central_system.background import BackgroundTasks
 from central_system.clock import Clock
-from central_system.domain.model import ChargingSession, MeterSample, SessionState
+from central_system.domain.model import (
+    ChargingSession,
+    MeterSample,
+    SessionState,
+    Verification,
+)
 from central_system.domain.tokens import (
     KycStatus,
     TokenTransaction,
@@ -353,7 +358,13 @@ class TokenService:
         """Nothing to tell the charger."""
 
     def session_stopped(self, session: ChargingSession) -> None:
-        if session.state is SessionState.COMPLETED and (session.energy_wh or 0) > 0:
+        # Only energy the meter's signatures prove is minted; an unverified session keeps its
+        # reason on the session row and mints nothing.
+        if (
+            session.state is SessionState.COMPLETED
+            and session.verification is Verification.VERIFIED
+            and (session.verified_energy_wh or 0) > 0
+        ):
             self._background.spawn(self._enqueue(session))
 
     async def _enqueue(self, session: ChargingSession) -> None:
@@ -548,8 +559,8 @@ class TokenService:
 def charge_record(
     session: ChargingSession, reward_class: RewardClass = RewardClass.NONE
 ) -> ChargeRecord:
-    """What the attestor signs for a session: its ids, energy, times and a digest of its
-    meter readings (the signed ones where the charger signs, otherwise the registers)."""
+    """What the attestor signs for a session: its ids, verified energy, times and a digest of
+    its meter readings (the signed ones among them)."""
     readings = "\n".join(
         f"{s.timestamp.isoformat()}|{s.measurand}|{s.value}|{s.signed_data or ''}"
         for s in session.readings
@@ -558,7 +569,7 @@ def charge_record(
     return ChargeRecord.for_session(
         session.session_id,
         session.charger_id,
-        session.energy_wh or 0,
+        session.verified_energy_wh or 0,
         session.started_at,
         session.stopped_at or session.started_at,
         digest,

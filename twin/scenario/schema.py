@@ -414,12 +414,34 @@ class Tokens(_Section):
 
 
 class Fault(_Section):
-    """A charger loses its connection to the central system for a while."""
+    """Something goes wrong at a charger:
 
-    kind: Literal["disconnect"]
+    - `disconnect`: it loses its connection to the central system for `duration_min`;
+    - `tamper_meter`: from `at_h` on, it adds `added_wh` to every transaction's stop reading
+      after the meter signed it (the signed record and the OCPP meterStop both), as tampered
+      firmware would.
+    """
+
+    kind: Literal["disconnect", "tamper_meter"]
     charger: str  # an (expanded) charger id
-    at_h: Annotated[float, Field(ge=0)]  # hours after the start
-    duration_min: Annotated[float, Field(gt=0)]
+    at_h: Annotated[float, Field(ge=0)] = 0.0  # hours after the start
+    duration_min: Annotated[float, Field(gt=0)] | None = None
+    added_wh: Annotated[int, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> Fault:
+        needed = {"disconnect": "duration_min", "tamper_meter": "added_wh"}[self.kind]
+        unused = {"disconnect": "added_wh", "tamper_meter": "duration_min"}[self.kind]
+        problems = []
+        if getattr(self, needed) is None:
+            message = f"a {self.kind} fault needs {needed}"
+            problems.append(((needed,), "missing", message, None))
+        if getattr(self, unused) is not None:
+            message = f"a {self.kind} fault has no {unused}"
+            problems.append(((unused,), "extra_forbidden", message, getattr(self, unused)))
+        if problems:
+            raise _invalid(type(self).__name__, problems)
+        return self
 
 
 # ---------------------------------------------------------------------------------------------
