@@ -199,13 +199,20 @@ def _print_summary(summary) -> None:
         table.add_row(f"peak {site}", f"{peak_kw:,.1f} kW")
     for currency, total in summary.billed.items():
         table.add_row(f"billed {currency}", f"{total.major:,}")
+    unverified = ", ".join(f"{n} {reason}" for reason, n in summary.unverified.items())
+    table.add_row(
+        "verified energy",
+        f"{summary.verified} sessions signed and verified"
+        + (f"; unverified: {unverified}" if unverified else ""),
+    )
     if summary.tokens is not None:
         minted = summary.tokens
         verdict = "reconciled" if minted.reconciled else f"{len(minted.differences)} differences"
         table.add_row(
             "EVCH minted",
             f"{minted.minted_raw / 10**6:,.6f} EVCH for {minted.sessions_minted} sessions "
-            f"({minted.sessions_blocked} waiting for KYC); {verdict}",
+            f"({minted.sessions_blocked} waiting for KYC, {minted.sessions_unverified} "
+            f"unverified); {verdict}",
         )
         table.add_row(
             "rewards",

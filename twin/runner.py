@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,13 @@ import simpy
 
 from central_system.app import CentralSystem
 from central_system.config import Settings
-from central_system.domain.model import ChargingSession, IdToken, IdTokenStatus, Site
+from central_system.domain.model import (
+    ChargingSession,
+    IdToken,
+    IdTokenStatus,
+    Site,
+    Verification,
+)
 from central_system.pricing import Money
 from central_system.signals import SiteFeeds
 from central_system.tokens.bootstrap import LAMPORTS_PER_SOL, TokenAuthorities, bootstrap
@@ -65,6 +71,9 @@ class RunSummary:
     wall_s: float
     frames: int
     billed: dict[str, Money]  # what drivers paid, by currency (priced sites only)
+    # Stopped sessions whose energy the meter's signatures prove, and the others by reason.
+    verified: int = 0
+    unverified: dict[str, int] = field(default_factory=dict)
     tokens: Reconciliation | None = None  # with [tokens] enabled
 
     @property
@@ -230,6 +239,8 @@ async def run_scenario(
         wall_s=wall_s,
         frames=recorder.frame_count,
         billed=billed_by_currency(stored),
+        verified=sum(s.verification is Verification.VERIFIED for s in stored),
+        unverified=unverified_by_reason(stored),
         tokens=minted,
     )
     recorder.write_manifest(
@@ -249,6 +260,8 @@ async def run_scenario(
         energy_kwh=round(summary.energy_kwh, 3),
         peak_kw=summary.peak_kw,
         billed={currency: str(money.major) for currency, money in summary.billed.items()},
+        verified_sessions=summary.verified,
+        unverified_sessions=summary.unverified,
         tokens=None if minted is None else minted.as_dict(),
         ledger=None if tokens is None else tokens.deployment.as_dict(),
     )
@@ -362,6 +375,16 @@ def _tamper(
     recorder.event(
         "fault_start", fault=fault.kind, charger_id=fault.charger, added_wh=fault.added_wh
     )
+
+
+def unverified_by_reason(stored: list[ChargingSession]) -> dict[str, int]:
+    """Sessions whose energy is not verified, counted by reason code (e.g. BAD_SIGNATURE)."""
+    reasons = Counter(
+        (s.verification_reason or "").partition(":")[0]
+        for s in stored
+        if s.verification is Verification.UNVERIFIED
+    )
+    return dict(sorted(reasons.items()))
 
 
 def billed_by_currency(stored: list[ChargingSession]) -> dict[str, Money]:

@@ -43,9 +43,11 @@ class Kyc:
 
 
 async def charge(central: CentralSystem, charger_id: str, id_token: str, wh: int) -> None:
-    """One session of `wh` on a 1.6 charger (18 kW: 5 Wh a second)."""
+    """One session of `wh` on a 1.6 charger (18 kW: 5 Wh a second), its meter registered."""
     clock = central.clock
     charger = emulated_charger(ChargerConfig(charger_id, central.ocpp_url), clock)
+    for evse_id, (serial, public_key_der) in charger.meter_keys().items():
+        await central.service.register_meter(charger_id, evse_id, serial, public_key_der)
     await charger.power_on()
     await charger.wait_online()
     await charger.plug_in(1)
