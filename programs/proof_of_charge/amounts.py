@@ -75,10 +75,16 @@ class Rates:
         if not 0 <= self.rewards_cap_raw <= U64_MAX:
             raise ValueError(f"rewards cap must fit a u64: {self.rewards_cap_raw}")
 
+    LAYOUT = struct.Struct("<QHHIIQ")
+
+    @classmethod
+    def decode(cls, data: bytes) -> Rates:
+        """The rates field of a recorded Initialize or UpdateRates (after the tag)."""
+        return cls(*cls.LAYOUT.unpack(bytes(data[: cls.LAYOUT.size])))
+
     def encode(self) -> bytes:
         """The 28-byte rates field of Initialize and UpdateRates."""
-        return struct.pack(
-            "<QHHIIQ",
+        return self.LAYOUT.pack(
             self.mint_rate_raw_per_kwh,
             self.driver_bps,
             self.operator_bps,

@@ -133,6 +133,13 @@ class ChargeRecord:
             reward_class,
         )
 
+    @classmethod
+    def decode(cls, data: bytes) -> ChargeRecord:
+        """A recorded RecordCharge's data after the tag."""
+        fields = list(cls.LAYOUT.unpack(bytes(data[: cls.LAYOUT.size])))
+        fields[-1] = RewardClass(fields[-1])
+        return cls(*fields)
+
     def encode(self) -> bytes:
         return self.LAYOUT.pack(
             self.session_id,
