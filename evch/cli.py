@@ -178,6 +178,86 @@ def run(
     _print_summary(summary)
 
 
+@app.command()
+def replay(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory written by `evch run`")],
+    ledger_url: Annotated[
+        str | None,
+        typer.Option(help="check a live ledger (JSON-RPC URL) instead of the run's ledger.jsonl"),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option(help="exit 3 when sessions are unverified, even if all reconciles")
+    ] = False,
+) -> None:
+    """Audit a run from its recorded OCPP frames: rebuild every session, verify its signed
+    energy, check price and mint against the CSMS and the ledger, write report.html and
+    report.pdf. Exit 0 only when everything reconciles (1 when it does not)."""
+    from twin.replay import RunDirError
+    from twin.replay import replay as audit_run
+    from twin.replay.live_ledger import check_live
+    from twin.report import write_report
+
+    try:
+        with console.status(f"replaying {run_dir}"):
+            audit = audit_run(run_dir)
+            if ledger_url is not None:
+                program = _manifest_ledger(run_dir)["proof_of_charge_program"]
+                audit = asyncio.run(check_live(audit, ledger_url, program))
+            files = write_report(audit, run_dir)
+    except RunDirError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    _print_audit(audit, files)
+    if not audit.reconciled:
+        raise typer.Exit(1)
+    if strict and audit.exceptions:
+        raise typer.Exit(3)
+
+
+def _manifest_ledger(run_dir: Path) -> dict:
+    import json
+
+    from twin.replay import RunDirError
+
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    if not manifest.get("ledger"):
+        raise RunDirError(f"{run_dir} ran without tokens: there is no ledger to check")
+    return manifest["ledger"]
+
+
+def _print_audit(audit, files) -> None:
+    table = Table(title=f"Replay of {audit.run_dir}", show_header=False)
+    table.add_row("OCPP frames", f"{audit.frames:,}")
+    verified = len(audit.sessions) - len(audit.exceptions)
+    table.add_row(
+        "sessions",
+        f"{len(audit.sessions)}, {verified} verified ({audit.verified_share:.1%})",
+    )
+    for session in audit.exceptions:
+        table.add_row(
+            "unverified", f"{session.charger_id} {session.transaction_ref}: {session.reason}"
+        )
+    for limit in audit.limits:
+        verdict = "within" if limit.compliant else f"OVER in {limit.intervals_over} intervals"
+        table.add_row(
+            f"grid limit {limit.site_id}",
+            f"{verdict} (peak {limit.peak_kw:,.1f} of {limit.grid_limit_kw:,.1f} kW)",
+        )
+    expected = sum(s.expected_mint_raw for s in audit.sessions)
+    minted = sum(s.minted_raw or 0 for s in audit.sessions)
+    table.add_row(
+        "EVCH", f"{minted / 10**6:,.6f} minted, {expected / 10**6:,.6f} earned by verified energy"
+    )
+    verdict = "[green]reconciled[/green]"
+    if not audit.reconciled:
+        verdict = f"[red]{len(audit.differences)} differences[/red]"
+    table.add_row("verdict", verdict)
+    for difference in audit.differences:
+        table.add_row("difference", difference)
+    table.add_row("report", str(files.html) + (f", {files.pdf}" if files.pdf else " (no PDF)"))
+    Console().print(table)
+
+
 def _load_or_exit(path: Path):
     from twin.scenario import ScenarioError, load_scenario
 

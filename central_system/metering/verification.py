@@ -165,10 +165,12 @@ def _checked_record(
     except OcmfError as error:
         raise _Refused(Unverified.MALFORMED, f"the signed {which} reading: {error}") from None
     if not valid:
+        reading = record.readings[-1]
         raise _Refused(
             Unverified.BAD_SIGNATURE,
-            f"the signature of the {which} reading does not match its data "
-            "(altered after signing, or signed by another key)",
+            f"the signature of the {which} reading ({record.pagination}, "
+            f"{reading.value} {reading.unit} at {reading.time.isoformat()}) does not match its "
+            "data: altered after signing, or signed by another key",
         )
     if id_token is not None and record.identification not in (None, id_token):
         raise _Refused(

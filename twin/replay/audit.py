@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 
 import pandas as pd
 
-
-class Verification(StrEnum):
-    VERIFIED = "verified"
-    UNVERIFIED = "unverified"
+from central_system.domain.model import Verification
 
 
 @dataclass(frozen=True)
@@ -38,6 +34,8 @@ class SessionAudit:
     expected_mint_raw: int  # what the ledger should have minted (0 unless verified)
     minted_raw: int | None  # what the ledger did mint (None: no Proof-of-Charge recorded)
     differences: tuple[str, ...] = ()  # where frames, CSMS and ledger disagree
+    # Why nothing is minted yet for verified energy, e.g. the driver's KYC is pending.
+    mint_note: str | None = None
 
 
 @dataclass(frozen=True)
