@@ -215,12 +215,18 @@ def _session_row(number: int, s: SessionAudit) -> str:
         ("num", kwh_text(s.verified_energy_wh)),
         ("num", escape(money_text(s.cost_minor, s.currency))),
         ("num", evch_text(s.expected_mint_raw)),
-        ("num", evch_text(s.minted_raw)),
+        ("num", _minted(s)),
         ("", signature),
         ("differences", "<br>".join(escape(d) for d in s.differences)),
     )
     tds = "".join(f'<td class="{c}">{v}</td>' if c else f"<td>{v}</td>" for c, v in cells)
     return f'<tr class="{css}">{tds}</tr>' if css else f"<tr>{tds}</tr>"
+
+
+def _minted(s: SessionAudit) -> str:
+    """The minted amount, or why verified energy is not minted yet (e.g. KYC pending)."""
+    minted = evch_text(s.minted_raw)
+    return f"{minted}<br><small>{escape(s.mint_note)}</small>" if s.mint_note else minted
 
 
 def _unbroken_words(text: str) -> str:
