@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, Field
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from central_system.domain.model import (
     Charger,
     ChargingSession,
     IdToken,
     IdTokenStatus,
+    MeterRegistration,
     MeterSample,
     OcppVersion,
     SessionState,
     Site,
+    Verification,
 )
 from central_system.domain.tokens import Settlement, TokenTransaction, Wallet
 from central_system.payments import EvchQuote
@@ -67,6 +73,94 @@ class ChargerCreate(BaseModel):
     ocpp_version: OcppVersion | None = None
 
 
+# The curves of the OCMF signature methods (spec, Table 22; ocmf.signature signs and verifies
+# with them): a meter key on any other curve could never verify a record.
+OCMF_CURVES: tuple[type[ec.EllipticCurve], ...] = (
+    ec.SECP192R1,
+    ec.SECP256K1,
+    ec.SECP256R1,
+    ec.BrainpoolP256R1,
+    ec.SECP384R1,
+    ec.BrainpoolP384R1,
+)
+_PEM_HEADER = "-----BEGIN PUBLIC KEY-----"
+_PEM_FOOTER = "-----END PUBLIC KEY-----"
+
+
+def meter_public_key_der(text: str) -> bytes:
+    """The DER SubjectPublicKeyInfo of a meter key as printed on the meter (hex, spaces and a
+    0x prefix allowed) or as PEM; a ValueError says why it cannot sign OCMF records.
+
+    The DER is kept as given, not re-encoded: the key a meter sends along with its readings is
+    compared with the registered one byte for byte."""
+    text = text.strip()
+    if text.startswith("-----BEGIN"):
+        if not text.startswith(_PEM_HEADER) or not text.endswith(_PEM_FOOTER):
+            raise ValueError(f"a PEM public key is armoured as {_PEM_HEADER} ... {_PEM_FOOTER}")
+        body = "".join(text.removeprefix(_PEM_HEADER).removesuffix(_PEM_FOOTER).split())
+        try:
+            der = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("the PEM public key's body is not Base64") from None
+    else:
+        digits = "".join(text.split()).removeprefix("0x").removeprefix("0X")
+        try:
+            der = bytes.fromhex(digits)
+        except ValueError:
+            raise ValueError(
+                "the public key is neither hex (the DER SubjectPublicKeyInfo printed on the "
+                "meter) nor PEM"
+            ) from None
+    try:
+        key = serialization.load_der_public_key(der)
+    except ValueError:
+        raise ValueError("the public key is not a DER SubjectPublicKeyInfo") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise ValueError(f"the public key is {type(key).__name__}, not an elliptic-curve key")
+    if not isinstance(key.curve, OCMF_CURVES):
+        names = ", ".join(curve.name for curve in OCMF_CURVES)
+        raise ValueError(f"the key's curve {key.curve.name} is not one OCMF signs with ({names})")
+    return der
+
+
+class MeterCreate(BaseModel):
+    """The meter of an EVSE as the operator registers it at onboarding. Once validated,
+    `public_key` is the DER in upper-case hex, whichever shape was sent."""
+
+    meter_serial: str = Field(min_length=1, max_length=64, description="OCMF MS, as signed")
+    public_key: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=4096,
+            description="the DER SubjectPublicKeyInfo in hex, as printed on the meter, or PEM",
+        ),
+        AfterValidator(lambda text: meter_public_key_der(text).hex().upper()),
+    ]
+
+    @property
+    def public_key_der(self) -> bytes:
+        return bytes.fromhex(self.public_key)
+
+
+class MeterPublic(BaseModel):
+    charger_id: str
+    evse_id: int
+    meter_serial: str
+    public_key: str = Field(description="the DER SubjectPublicKeyInfo, hex")
+    registered_at: datetime
+
+    @classmethod
+    def of(cls, meter: MeterRegistration) -> MeterPublic:
+        return cls(
+            charger_id=meter.charger_id,
+            evse_id=meter.evse_id,
+            meter_serial=meter.meter_serial,
+            public_key=meter.public_key_der.hex().upper(),
+            registered_at=meter.registered_at,
+        )
+
+
 class MeterReadingPublic(BaseModel):
     timestamp: datetime
     measurand: str
@@ -103,6 +197,11 @@ class SessionPublic(BaseModel):
     total_cost_minor: int | None = Field(description="the bill in minor units of `currency`")
     currency: str | None
     total_cost: str | None = Field(description="the bill in major units, e.g. '12.35'")
+    verification: Verification | None = Field(
+        description="whether the meter's signed readings prove the energy; null while active"
+    )
+    verification_reason: str | None = Field(description="why it is unverified, when it is")
+    verified_energy_wh: int | None = Field(description="the energy the signed readings prove")
 
     @classmethod
     def of(cls, session: ChargingSession) -> SessionPublic:
