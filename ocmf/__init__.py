@@ -15,7 +15,7 @@ from ocmf.record import (
     build_payload,
     parse_record,
 )
-from ocmf.signature import SIGNING_METHOD, MeterKey, verify_record
+from ocmf.signature import SIGNING_METHOD, MeterKey, same_public_key, verify_record
 from ocmf.transport import SignedMeterValue, public_key_from_wire, unwrap_signed
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "build_payload",
     "parse_record",
     "public_key_from_wire",
+    "same_public_key",
     "unwrap_signed",
     "verify_record",
 ]

@@ -149,7 +149,10 @@ def build_payload(
             }
         ],
     }
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    # "|" separates the sections, so no section may contain one: an id with a pipe in it is
+    # written as its JSON escape (the same string to any JSON reader).
+    return text.replace("|", "\\u007c")
 
 
 def parse_record(text: str) -> OcmfRecord:
@@ -164,6 +167,8 @@ def parse_record(text: str) -> OcmfRecord:
     signature = _json_object(signature_text, "signature")
     if not isinstance(signature.get("SD"), str):
         raise OcmfError("the signature section has no signature data (SD)")
+    _strings(signature, ("SA", "SE", "SM"), "signature")
+    _strings(payload, ("PG", "MS", "ID", "CI", "IT"), "payload")
     readings = payload.get("RD")
     if not isinstance(readings, list) or not readings:
         raise OcmfError("the payload has no readings (RD)")
@@ -180,12 +185,20 @@ def _json_object(text: str, section: str) -> dict[str, Any]:
     return value
 
 
+def _strings(section: dict[str, Any], keys: tuple[str, ...], name: str) -> None:
+    """Fields the spec types as strings must be strings (or absent)."""
+    for key in keys:
+        if key in section and not isinstance(section[key], str):
+            raise OcmfError(f"{key} in the {name} section is not a string: {section[key]!r}")
+
+
 def _readings(raw: list[Any]) -> tuple[OcmfReading, ...]:
     readings, inherited = [], {}
     for index, item in enumerate(raw):
         if not isinstance(item, dict):
             raise OcmfError(f"reading {index} is not a JSON object")
         fields = {**inherited, **item}
+        _strings(fields, ("TX", "RI", "RU", "RT", "EF", "ST"), f"reading {index}")
         inherited = {k: fields[k] for k in _INHERITED if k in fields}
         readings.append(_reading(index, fields))
     return tuple(readings)

@@ -56,6 +56,18 @@ class MeterKey:
         return f"{HEADER}|{payload_text}|{section}"
 
 
+def same_public_key(first_der: bytes, second_der: bytes) -> bool:
+    """Whether two DER keys are one key (a point may be encoded compressed or not)."""
+    if first_der == second_der:
+        return True
+    try:
+        first = serialization.load_der_public_key(first_der)
+        second = serialization.load_der_public_key(second_der)
+    except ValueError:
+        return False
+    return first.public_numbers() == second.public_numbers()
+
+
 def verify_record(record: OcmfRecord, public_key_der: bytes) -> bool:
     """Whether the record's signature is the key's over its exact payload bytes.
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,8 @@ from ocmf.signature import SIGNING_METHOD
 
 ENCODING_METHOD = "OCMF"
 _KEY_ENVELOPE = "oca:base16:asn1:"
+# A key printed as text: the OCA envelope, or hex digits with spaces, colons or a 0x prefix.
+_PRINTED = re.compile(r"^(oca:[^:]*:[^:]*:)?[0-9A-Fa-fx: ]+$")
 
 
 @dataclass(frozen=True)
@@ -59,11 +62,18 @@ def public_key_to_wire(der: bytes) -> str:
 
 
 def public_key_from_wire(text: str) -> bytes:
-    """The key bytes from a publicKey field: the OCA envelope or plain hex, Base64-encoded."""
+    """The key bytes from a publicKey field, Base64 of: the OCA envelope, printed hex, or the
+    DER itself (all three are sent in the field)."""
     try:
-        printed = base64.b64decode(text, validate=True).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise OcmfError("the public key is not Base64 text") from None
+        decoded = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise OcmfError("the public key is not Base64") from None
+    try:
+        printed = decoded.decode("ascii")
+    except UnicodeDecodeError:
+        printed = None
+    if printed is None or not _PRINTED.match(printed):
+        return decoded  # not printed text: the DER key itself, Base64-encoded
     if printed.startswith("oca:"):
         parts = printed.split(":", 3)
         if len(parts) != 4 or parts[1] != "base16":

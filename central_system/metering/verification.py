@@ -19,7 +19,15 @@ from central_system.domain.model import (
     MeterRegistration,
     Verification,
 )
-from ocmf import OcmfError, OcmfRecord, ReadingReason, parse_record, unwrap_signed, verify_record
+from ocmf import (
+    OcmfError,
+    OcmfRecord,
+    ReadingReason,
+    parse_record,
+    same_public_key,
+    unwrap_signed,
+    verify_record,
+)
 
 BEGIN_CONTEXT = "Transaction.Begin"
 END_CONTEXT = "Transaction.End"
@@ -115,6 +123,11 @@ def verify_energy(
             begin=records.get("start"),
             end=records.get("stop"),
         )
+    except (TypeError, ValueError, KeyError, AttributeError) as error:
+        # Data no rule above foresaw: the session is unverified, never a failed stop.
+        return EnergyVerification(
+            Verification.UNVERIFIED, reason=f"{Unverified.MALFORMED.value}: unreadable: {error}"
+        )
     return EnergyVerification(Verification.VERIFIED, end_wh - begin_wh, None, first, last)
 
 
@@ -155,7 +168,9 @@ def _checked_record(
             f"the {which} reading names meter {record.meter_serial!r}, the registered meter "
             f"is {meter.meter_serial!r}",
         )
-    if carried.public_key_der is not None and carried.public_key_der != meter.public_key_der:
+    if carried.public_key_der is not None and not same_public_key(
+        carried.public_key_der, meter.public_key_der
+    ):
         raise _Refused(
             Unverified.KEY_MISMATCH,
             f"the key sent with the {which} reading is not the meter's registered key",

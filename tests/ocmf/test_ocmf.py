@@ -24,6 +24,7 @@ from ocmf import (
     OcmfError,
     ReadingReason,
     SignedMeterValue,
+    build_payload,
     parse_record,
     public_key_from_wire,
     unwrap_signed,
@@ -257,3 +258,56 @@ def test_pagination_counts_up_and_never_repeats():
         for n in range(3)
     ]
     assert pages == ["T1", "T2", "T3"]
+
+
+def test_a_pipe_in_an_identifier_is_escaped_so_the_record_stays_three_sections():
+    meter = MeterIdentity("G", "GW|1", "1", "V", "M", "GW|1-1", "1")
+    key = MeterKey.derive("seed", "GW|1-1")
+    payload = build_payload(
+        meter,
+        pagination=1,
+        id_token="TAG|7",
+        charge_point="CP|1 1",
+        at=datetime(2025, 1, 1, tzinfo=UTC),
+        reason=ReadingReason.BEGIN,
+        energy_wh=10,
+        current_type="AC",
+    )
+    record = parse_record(key.sign(payload))
+    assert record.identification == "TAG|7" and record.meter_serial == "GW|1-1"
+    assert verify_record(record, key.public_key_der)
+    assert OCMF.from_string(record.text, strict=True).verify_signature(key.public_key_der.hex())
+
+
+def test_a_public_key_sent_as_base64_of_raw_der_is_read():
+    key = MeterKey.derive("seed", "M-1")
+    assert public_key_from_wire(base64.b64encode(key.public_key_der).decode()) == (
+        key.public_key_der
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('"SA":"ECDSA-secp256r1-SHA256"', '"SA":["ECDSA-secp256r1-SHA256"]'),
+        ('"PG":"T1"', '"PG":1'),
+        ('"RU":"Wh"', '"RU":["Wh"]'),
+        ('"EF":""', '"EF":1'),
+    ],
+)
+def test_fields_of_the_wrong_json_type_are_malformed_not_a_crash(old: str, new: str):
+    key = MeterKey.derive("seed", "M-1")
+    meter = MeterIdentity("G", "GW", "1", "V", "M", "M-1", "1")
+    payload = build_payload(
+        meter,
+        pagination=1,
+        id_token="TAG",
+        charge_point="CP 1",
+        at=datetime(2025, 1, 1, tzinfo=UTC),
+        reason=ReadingReason.BEGIN,
+        energy_wh=10,
+        current_type="AC",
+    )
+    assert old in key.sign(payload)
+    with pytest.raises(OcmfError, match="not a string"):
+        parse_record(key.sign(payload).replace(old, new))
