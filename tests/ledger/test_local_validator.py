@@ -12,11 +12,13 @@ import signal
 import stat
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from central_system.domain.model import Verification
 from central_system.ledger import token_amount
 from central_system.tokens.bootstrap import DEFAULT_TIERS, TokenSettings
 from programs import proof_of_charge as poc
@@ -34,6 +36,8 @@ from programs.spl.token2022 import (
     parse_token_account,
     thaw_account,
 )
+from twin.replay import Audit, SessionAudit
+from twin.replay.live_ledger import check_live
 
 PROGRAMDATA_TAG = 3  # UpgradeableLoaderState::ProgramData
 
@@ -199,3 +203,76 @@ async def test_evch_validator_starts_with_evch_deployed_and_writes_its_keys(tmp_
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_replay_checks_sessions_against_the_live_ledger(local_validator):
+    """`evch replay --ledger-url`: a session's Proof-of-Charge account on the live ledger must
+    hold its verified energy and expected amounts, and unverified energy must have none."""
+    ledger, deployment, keys = (
+        local_validator.ledger,
+        local_validator.deployment,
+        local_validator.authorities,
+    )
+    admin, attestor, kyc, driver = keys.admin, keys.attestor, keys.kyc, Keypair()
+    account = associated_token_address(driver.pubkey(), deployment.mint)
+    stop = datetime(2025, 3, 3, 10, tzinfo=UTC)
+    record = ChargeRecord.for_session(1, "CP-1", 7_300, stop - timedelta(hours=1), stop, bytes(32))
+    sent = await ledger.send(
+        [
+            create_associated_token_account_idempotent(
+                admin.pubkey(), driver.pubkey(), deployment.mint
+            ),
+            thaw_account(account, deployment.mint, kyc.pubkey()),
+            poc.record_charge(
+                deployment.proof_of_charge,
+                attestor=attestor.pubkey(),
+                payer=admin.pubkey(),
+                mint=deployment.mint,
+                driver_token=account,
+                operator_token=deployment.operator_account,
+                record=record,
+            ),
+        ],
+        admin,
+        [kyc, attestor],
+    )
+    assert sent.ok, sent.logs
+    expected = poc.mint_amounts(TokenSettings().rates, 7_300).total_raw
+
+    def session(session_id: int, verified_wh: int | None, expected_raw: int) -> SessionAudit:
+        return SessionAudit(
+            charger_id="CP-1",
+            transaction_ref=str(session_id),
+            protocol="1.6",
+            session_id=session_id,
+            id_token="TAG",
+            started_at=stop - timedelta(hours=1),
+            stopped_at=stop,
+            energy_wh=7_300,
+            verified_energy_wh=verified_wh,
+            verification=Verification.VERIFIED if verified_wh else Verification.UNVERIFIED,
+            reason=None if verified_wh else "BAD_SIGNATURE: altered",
+            signature=None,
+            meter_serial=None,
+            cost_minor=None,
+            currency=None,
+            expected_mint_raw=expected_raw,
+            minted_raw=expected_raw or None,
+        )
+
+    def audit(*sessions: SessionAudit) -> Audit:
+        return Audit(Path("run"), "live", 0, sessions, ())
+
+    program = str(deployment.proof_of_charge)
+    clean = await check_live(
+        audit(session(1, 7_300, expected), session(2, None, 0)), local_validator.url, program
+    )
+    assert clean.reconciled, clean.differences
+    wrong_energy = await check_live(
+        audit(session(1, 7_200, expected)), local_validator.url, program
+    )
+    (difference,) = wrong_energy.differences
+    assert "recorded 7300 Wh, the signed readings prove 7200" in difference
+    unverified = await check_live(audit(session(1, None, 0)), local_validator.url, program)
+    (difference,) = unverified.differences
+    assert "Proof-of-Charge for unverified energy" in difference
