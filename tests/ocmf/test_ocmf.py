@@ -260,20 +260,23 @@ def test_pagination_counts_up_and_never_repeats():
     assert pages == ["T1", "T2", "T3"]
 
 
-def test_a_pipe_in_an_identifier_is_escaped_so_the_record_stays_three_sections():
-    meter = MeterIdentity("G", "GW|1", "1", "V", "M", "GW|1-1", "1")
-    key = MeterKey.derive("seed", "GW|1-1")
-    payload = build_payload(
+def begin_payload(meter: MeterIdentity, id_token: str, charge_point: str) -> str:
+    return build_payload(
         meter,
         pagination=1,
-        id_token="TAG|7",
-        charge_point="CP|1 1",
+        id_token=id_token,
+        charge_point=charge_point,
         at=datetime(2025, 1, 1, tzinfo=UTC),
         reason=ReadingReason.BEGIN,
         energy_wh=10,
         current_type="AC",
     )
-    record = parse_record(key.sign(payload))
+
+
+def test_a_pipe_in_an_identifier_is_escaped_so_the_record_stays_three_sections():
+    meter = MeterIdentity("G", "GW|1", "1", "V", "M", "GW|1-1", "1")
+    key = MeterKey.derive("seed", "GW|1-1")
+    record = parse_record(key.sign(begin_payload(meter, "TAG|7", "CP|1 1")))
     assert record.identification == "TAG|7" and record.meter_serial == "GW|1-1"
     assert verify_record(record, key.public_key_der)
     assert OCMF.from_string(record.text, strict=True).verify_signature(key.public_key_der.hex())
@@ -298,16 +301,7 @@ def test_a_public_key_sent_as_base64_of_raw_der_is_read():
 def test_fields_of_the_wrong_json_type_are_malformed_not_a_crash(old: str, new: str):
     key = MeterKey.derive("seed", "M-1")
     meter = MeterIdentity("G", "GW", "1", "V", "M", "M-1", "1")
-    payload = build_payload(
-        meter,
-        pagination=1,
-        id_token="TAG",
-        charge_point="CP 1",
-        at=datetime(2025, 1, 1, tzinfo=UTC),
-        reason=ReadingReason.BEGIN,
-        energy_wh=10,
-        current_type="AC",
-    )
-    assert old in key.sign(payload)
+    record = key.sign(begin_payload(meter, "TAG", "CP 1"))
+    assert old in record
     with pytest.raises(OcmfError, match="not a string"):
-        parse_record(key.sign(payload).replace(old, new))
+        parse_record(record.replace(old, new))
