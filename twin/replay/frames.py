@@ -9,6 +9,7 @@ of millions of frames fast.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -74,11 +75,13 @@ class _Builder:
     def __init__(self) -> None:
         self._by_ref: dict[tuple[str, str], FrameTransaction] = {}
         self._order: list[FrameTransaction] = []
-        # Calls waiting for their answer: (charger, message id) -> (action, transaction).
+        # Calls waiting for their answer: (charger, message id) -> (action, transaction), and
+        # how many chargers wait on each message id.
         self._pending: dict[tuple[str, str], tuple[str, FrameTransaction]] = {}
+        self._waiting: Counter[str] = Counter()
 
     def feed(self, line: str) -> None:
-        if not _interesting(line):
+        if not _interesting(line) or not self._may_answer(line):
             return
         record = json.loads(line)
         frame = json.loads(record["frame"])
@@ -89,9 +92,20 @@ class _Builder:
         elif record["dir"] == "out" and kind == CALLRESULT:
             waiting = self._pending.pop((charger, frame[1]), None)
             if waiting is not None:
+                self._waiting[frame[1]] -= 1
                 self._answered(charger, *waiting, frame[2])
         elif record["dir"] == "out" and kind == CALL and frame[2] == "DataTransfer":
             self._cost_message(charger, frame[3])
+
+    def _may_answer(self, line: str) -> bool:
+        """An answer matters only to a call we wait for: its id is read from the text, and
+        only those are parsed (most answers are to heartbeats and meter values)."""
+        start = line.find('"frame": "[3,\\"')
+        if start == -1:
+            return True  # not an answer
+        start += len('"frame": "[3,\\"')
+        message_id = line[start : line.find("\\", start)]
+        return self._waiting[message_id] > 0
 
     def finished(self) -> list[FrameTransaction]:
         return self._order
@@ -108,7 +122,7 @@ class _Builder:
                 meter_start_wh=payload.get("meterStart"),
             )
             self._order.append(tx)
-            self._pending[(charger, message_id)] = (action, tx)
+            self._wait(charger, message_id, action, tx)
         elif action == "MeterValues" and "transactionId" in payload:
             tx = self._by_ref.get((charger, str(payload["transactionId"])))
             if tx is not None:
@@ -139,7 +153,11 @@ class _Builder:
             tx.started_at = from_wire_time(payload["timestamp"])
         elif event == "Ended":
             tx.stopped_at = from_wire_time(payload["timestamp"])
-            self._pending[(charger, message_id)] = ("TransactionEvent", tx)
+            self._wait(charger, message_id, "TransactionEvent", tx)
+
+    def _wait(self, charger: str, message_id: str, action: str, tx: FrameTransaction) -> None:
+        self._pending[(charger, message_id)] = (action, tx)
+        self._waiting[message_id] += 1
 
     # -- CSMS -> charger ---------------------------------------------------------------------
     def _answered(self, charger: str, action: str, tx: FrameTransaction, answer: dict) -> None:
@@ -172,6 +190,8 @@ def _interesting(line: str) -> bool:
     if '"dir": "out"' in line:
         # Answers (to calls we wait for) and the CSMS's cost messages.
         return '"frame": "[3,' in line or "FinalCost" in line
+    if '\\"Updated\\"' in line:  # a periodic 2.0.1 event: only its token or readings matter
+        return "idToken" in line or "Transaction.Begin" in line or "Transaction.End" in line
     if any(action in line for action in _TRANSACTION_CALLS):
         return True
     return "Transaction.Begin" in line and '\\"MeterValues\\"' in line
