@@ -5,7 +5,6 @@ stored and what the ledger recorded. Differences are listed, never corrected."""
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -100,7 +99,7 @@ def _audit(tx: FrameTransaction, csms: CsmsRecord | None, ledger: LedgerLog | No
         reason=verdict.reason,
         signature=signature,
         meter_serial=verdict.end.meter_serial if verdict.end is not None else None,
-        cost_minor=_minor(tx.cost, stored.currency) if stored and stored.currency else None,
+        cost_minor=_told_minor(tx, stored),
         currency=stored.currency if stored else None,
         expected_mint_raw=expected_raw,
         minted_raw=minted_raw,
@@ -153,7 +152,7 @@ def _against_csms(
             f"{name}: {energy_wh} Wh verified from the frames, the CSMS stored "
             f"{stored.verified_energy_wh}"
         )
-    told = _minor(tx.cost, stored.currency) if tx.cost is not None and stored.currency else None
+    told = _told_minor(tx, stored)
     if told != stored.total_cost_minor:
         found.append(
             f"{name}: the driver was told {tx.cost} {stored.currency}, the CSMS billed "
@@ -252,5 +251,8 @@ def _table(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path) if path.is_file() else pd.DataFrame()
 
 
-def _minor(amount: Decimal, currency: str) -> int:
-    return int(amount.scaleb(minor_exponent(currency)))
+def _told_minor(tx: FrameTransaction, stored: StoredSession | None) -> int | None:
+    """The final cost the driver was told, in minor units of the session's currency."""
+    if tx.cost is None or stored is None or not stored.currency:
+        return None
+    return int(tx.cost.scaleb(minor_exponent(stored.currency)))
