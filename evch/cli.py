@@ -194,15 +194,11 @@ def replay(
     report.pdf. Exit 0 only when everything reconciles (1 when it does not)."""
     from twin.replay import RunDirError
     from twin.replay import replay as audit_run
-    from twin.replay.live_ledger import check_live
     from twin.report import write_report
 
     try:
         with console.status(f"replaying {run_dir}"):
-            audit = audit_run(run_dir)
-            if ledger_url is not None:
-                program = _manifest_ledger(run_dir)["proof_of_charge_program"]
-                audit = asyncio.run(check_live(audit, ledger_url, program))
+            audit = audit_run(run_dir, ledger_url=ledger_url)
             files = write_report(audit, run_dir)
     except RunDirError as error:
         console.print(f"[red]{error}[/red]")
@@ -212,17 +208,6 @@ def replay(
         raise typer.Exit(1)
     if strict and audit.exceptions:
         raise typer.Exit(3)
-
-
-def _manifest_ledger(run_dir: Path) -> dict:
-    import json
-
-    from twin.replay import RunDirError
-
-    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    if not manifest.get("ledger"):
-        raise RunDirError(f"{run_dir} ran without tokens: there is no ledger to check")
-    return manifest["ledger"]
 
 
 def _print_audit(audit, files) -> None:

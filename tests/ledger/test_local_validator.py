@@ -112,6 +112,20 @@ async def test_the_proof_of_charge_config_has_the_attestor(local_validator):
     assert config.sessions_recorded == 0
 
 
+def recorded_by_attestor(local, driver_token: Pubkey, record: ChargeRecord):
+    """RecordCharge by the deployment's attestor, the admin paying the session account."""
+    keys, deployment = local.authorities, local.deployment
+    return poc.record_charge(
+        deployment.proof_of_charge,
+        attestor=keys.attestor.pubkey(),
+        payer=keys.admin.pubkey(),
+        mint=deployment.mint,
+        driver_token=driver_token,
+        operator_token=deployment.operator_account,
+        record=record,
+    )
+
+
 async def test_a_session_is_minted_once_to_a_thawed_account(local_validator):
     """The central system's RecordCharge over JSON-RPC: a frozen account is refused, a thawed
     one receives the driver's share, and the same session a second time is refused."""
@@ -135,15 +149,7 @@ async def test_a_session_is_minted_once_to_a_thawed_account(local_validator):
     record = ChargeRecord.for_session(
         "S-1", "CP-1", 7_300, stop - timedelta(hours=1), stop, bytes(32), RewardClass.RENEWABLE
     )
-    instruction = poc.record_charge(
-        deployment.proof_of_charge,
-        attestor=attestor.pubkey(),
-        payer=admin.pubkey(),
-        mint=deployment.mint,
-        driver_token=account,
-        operator_token=deployment.operator_account,
-        record=record,
-    )
+    instruction = recorded_by_attestor(local_validator, account, record)
     frozen = await ledger.send([instruction], admin, [attestor])
     assert not frozen.ok and frozen.custom_error == TokenError.ACCOUNT_FROZEN
 
@@ -223,15 +229,7 @@ async def test_replay_checks_sessions_against_the_live_ledger(local_validator):
                 admin.pubkey(), driver.pubkey(), deployment.mint
             ),
             thaw_account(account, deployment.mint, kyc.pubkey()),
-            poc.record_charge(
-                deployment.proof_of_charge,
-                attestor=attestor.pubkey(),
-                payer=admin.pubkey(),
-                mint=deployment.mint,
-                driver_token=account,
-                operator_token=deployment.operator_account,
-                record=record,
-            ),
+            recorded_by_attestor(local_validator, account, record),
         ],
         admin,
         [kyc, attestor],

@@ -4,30 +4,34 @@ stored and what the ledger recorded. Differences are listed, never corrected."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pandas as pd
 
-from central_system.domain.model import MeterRegistration, Verification
+from central_system.domain.model import ChargingSession, MeterRegistration, Verification
+from central_system.domain.tokens import TokenTransaction, TokenTxStatus
 from central_system.metering.verification import verify_energy
 from central_system.pricing.money import minor_exponent
 from ocmf import OcmfError, parse_record, unwrap_signed
 from programs import proof_of_charge as poc
 from twin.replay.audit import Audit, LimitCheck, SessionAudit
-from twin.replay.csms_store import CsmsRecord, StoredSession, read_csms
+from twin.replay.csms_store import CsmsRecord, read_csms
 from twin.replay.frames import FrameTransaction, read_frames
 from twin.replay.ledger_log import LedgerLog, RecordedCharge, read_ledger
+from twin.replay.live_ledger import check_live
 
 # Proof-of-Charge rows that wait for something outside the ledger (KYC, a paused program).
-_WAITING = {"pending", "blocked"}
+_WAITING = {TokenTxStatus.PENDING, TokenTxStatus.BLOCKED}
 
 
 class RunDirError(Exception):
     """The directory is not a run directory (or lacks what a replay needs)."""
 
 
-def replay(run_dir: Path) -> Audit:
+def replay(run_dir: Path, *, ledger_url: str | None = None) -> Audit:
+    """Audit the run; with `ledger_url`, against that live ledger's session accounts too."""
     frames_path = run_dir / "ocpp_frames.jsonl"
     if not frames_path.is_file():
         raise RunDirError(f"{run_dir} has no ocpp_frames.jsonl: not a run directory")
@@ -41,7 +45,7 @@ def replay(run_dir: Path) -> Audit:
         if tx.stopped_at is not None and tx.transaction_ref is not None
     ]
     site_power = _table(run_dir / "site_power.parquet")
-    return Audit(
+    audit = Audit(
         run_dir=run_dir,
         scenario=manifest.get("scenario", run_dir.name),
         frames=log.frames,
@@ -55,6 +59,12 @@ def replay(run_dir: Path) -> Audit:
             columns=["t", "supply_evch"],
         ),
     )
+    if ledger_url is None:
+        return audit
+    addresses = manifest.get("ledger")
+    if not addresses:
+        raise RunDirError(f"{run_dir} ran without tokens: there is no ledger to check")
+    return asyncio.run(check_live(audit, ledger_url, addresses["proof_of_charge_program"]))
 
 
 def _audit(tx: FrameTransaction, csms: CsmsRecord | None, ledger: LedgerLog | None) -> SessionAudit:
@@ -133,17 +143,14 @@ def _against_csms(
     tx: FrameTransaction,
     status: Verification,
     energy_wh: int | None,
-    stored: StoredSession,
+    stored: ChargingSession,
 ) -> list[str]:
     found = []
-    stored_energy = (
-        stored.meter_stop_wh - stored.meter_start_wh
-        if stored.meter_stop_wh is not None and stored.meter_start_wh is not None
-        else None
-    )
-    if stored_energy != tx.energy_wh:
-        found.append(f"{name}: the frames say {tx.energy_wh} Wh, the CSMS stored {stored_energy}")
-    if stored.verification != status.value:
+    if stored.energy_wh != tx.energy_wh:
+        found.append(
+            f"{name}: the frames say {tx.energy_wh} Wh, the CSMS stored {stored.energy_wh}"
+        )
+    if stored.verification is not status:
         found.append(
             f"{name}: the frames verify as {status.value}, the CSMS says {stored.verification}"
         )
@@ -162,7 +169,7 @@ def _against_csms(
 
 
 def _against_ledger(
-    name: str, verified_wh: int | None, charges: list[RecordedCharge], mint
+    name: str, verified_wh: int | None, charges: list[RecordedCharge], mint: TokenTransaction | None
 ) -> tuple[int, int | None, str | None, list[str]]:
     """(expected raw, minted raw, note, differences) of one session on the ledger."""
     found: list[str] = []
@@ -176,7 +183,7 @@ def _against_ledger(
         return 0, minted, None, found
     if charge is None:
         if mint is not None and mint.status in _WAITING:
-            return 0, None, f"not minted yet: {mint.error or mint.status}", found
+            return 0, None, f"not minted yet: {mint.error or mint.status.value}", found
         found.append(f"{name}: verified energy but no Proof-of-Charge on the ledger")
         return 0, None, None, found
     record = charge.record
@@ -251,7 +258,7 @@ def _table(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path) if path.is_file() else pd.DataFrame()
 
 
-def _told_minor(tx: FrameTransaction, stored: StoredSession | None) -> int | None:
+def _told_minor(tx: FrameTransaction, stored: ChargingSession | None) -> int | None:
     """The final cost the driver was told, in minor units of the session's currency."""
     if tx.cost is None or stored is None or not stored.currency:
         return None
