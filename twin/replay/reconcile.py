@@ -35,10 +35,10 @@ def replay(run_dir: Path, *, ledger_url: str | None = None) -> Audit:
     frames_path = run_dir / "ocpp_frames.jsonl"
     if not frames_path.is_file():
         raise RunDirError(f"{run_dir} has no ocpp_frames.jsonl: not a run directory")
-    manifest = _manifest(run_dir)
+    manifest = read_manifest(run_dir)
     log = read_frames(frames_path)
     csms = read_csms(run_dir / "csms.sqlite") if (run_dir / "csms.sqlite").is_file() else None
-    ledger = _ledger(run_dir, manifest)
+    ledger = run_ledger(run_dir, manifest)
     sessions = [
         _audit(tx, csms, ledger)
         for tx in log.transactions
@@ -241,7 +241,8 @@ def _limits(site_power: pd.DataFrame) -> tuple[LimitCheck, ...]:
     return tuple(checks)
 
 
-def _ledger(run_dir: Path, manifest: dict) -> LedgerLog | None:
+def run_ledger(run_dir: Path, manifest: dict) -> LedgerLog | None:
+    """The run's ledger.jsonl, read; None for a run without tokens."""
     addresses = manifest.get("ledger")
     path = run_dir / "ledger.jsonl"
     if not addresses or not path.is_file():
@@ -249,7 +250,8 @@ def _ledger(run_dir: Path, manifest: dict) -> LedgerLog | None:
     return read_ledger(path, addresses["proof_of_charge_program"], addresses["evch_mint"])
 
 
-def _manifest(run_dir: Path) -> dict:
+def read_manifest(run_dir: Path) -> dict:
+    """manifest.json, or {} when the run has none."""
     path = run_dir / "manifest.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 

@@ -18,8 +18,8 @@ One day, in order:
 4. staking: drivers lock a share of their liquid EVCH in tiers; matured stakes are partly
    locked again, the rest returns;
 5. redemption: drivers redeem a share of their liquid EVCH for services: it is burned;
-6. payments: a share of sessions is paid in EVCH at the pool price; the platform fee, lowered
-   by the payers' staking tiers, goes to the treasury;
+6. payments: a share of sessions is paid in EVCH at the pool price, less the stakers' tier
+   discount on the charging price; the platform fee on the transfer goes to the treasury;
 7. market: operators' and vested holders' sells, then traders' net flow, swap through the
    constant-product pool with its fee (price impact follows from x * y = k);
 8. peg: outside the band around the kWh price, the treasury trades the pool back to the band's
@@ -156,10 +156,13 @@ def simulate(
         drivers -= redeemed
         burned += redeemed
 
-        # 6. payments in EVCH at the pool price; stakers pay a lower platform fee
-        paid = np.minimum(kwh * payment_usd_per_kwh * pool_evch / pool_usdc, drivers)
+        # 6. payments in EVCH at the pool price; stakers' tiers take their discount off the
+        # charging price (as the CSMS bills them), weighted by the share of EVCH they stake
         discount = discounted / np.maximum(staked + drivers, 1e-9)
-        fee = paid * transfer_fee * (1 - discount)
+        paid = np.minimum(
+            kwh * payment_usd_per_kwh * (1 - discount) * pool_evch / pool_usdc, drivers
+        )
+        fee = paid * transfer_fee
         drivers -= paid
         operators += paid - fee
         treasury_evch += fee

@@ -4,7 +4,7 @@ Every number an analyst may tune is a field here, with its unit in its name. The
 the seed's: a 1B EVCH cap split 40 % user and charging rewards, 20 % infrastructure operators,
 15 % R&D, 10 % marketing, 10 % liquidity and reserves, 5 % team over 24 months; 1 EVCH per kWh
 minted out of the rewards pools, with off-peak and renewable multipliers; burns on redemption;
-staking tiers that discount the platform fee; an EVCH/USDC constant-product pool; a peg to the
+staking tiers that discount the charging price; an EVCH/USDC constant-product pool; a peg to the
 average kWh price.
 
 Fields are addressed by dotted paths (``"minting.off_peak_multiplier"``,
@@ -110,16 +110,19 @@ class Usage(_Params):
 
 class StakingTier(_Params):
     lock_days: Annotated[int, Field(ge=1)]
-    fee_discount: Share  # off the platform fee for the staker's payments
+    fee_discount: Share  # off the charging price (the fee per session), as the CSMS bills it
     stake_share: Share  # of newly staked EVCH, into this tier
+    # The least a stake must hold to earn the tier on chain (exported to the token service;
+    # the model follows stakes in aggregate, not staker by staker).
+    min_stake_evch: NonNegative = 0.0
 
 
 def _default_tiers() -> tuple[StakingTier, ...]:
     # The on-chain defaults (central_system/tokens/bootstrap.py DEFAULT_TIERS): 5/10/20 % off.
     return (
-        StakingTier(lock_days=30, fee_discount=0.05, stake_share=0.5),
-        StakingTier(lock_days=90, fee_discount=0.10, stake_share=0.3),
-        StakingTier(lock_days=365, fee_discount=0.20, stake_share=0.2),
+        StakingTier(lock_days=30, fee_discount=0.05, stake_share=0.5, min_stake_evch=100),
+        StakingTier(lock_days=90, fee_discount=0.10, stake_share=0.3, min_stake_evch=1_000),
+        StakingTier(lock_days=365, fee_discount=0.20, stake_share=0.2, min_stake_evch=10_000),
     )
 
 

@@ -117,7 +117,7 @@ class SimulationResult:
 
     def bands(self, metric: str, point: int = 0) -> pd.DataFrame:
         """P10, P50 and P90 of ``metric`` over the paths, by date."""
-        values = np.percentile(self.path(metric, point), QUANTILES, axis=1)
+        values = quantiles(self.path(metric, point))
         return pd.DataFrame(
             {f"p{q}": row for q, row in zip(QUANTILES, values, strict=True)}, index=self.dates
         )
@@ -150,9 +150,59 @@ class SimulationResult:
 
 def _inflation(supply: np.ndarray) -> np.ndarray:
     """Annualised growth of the supply over the trailing 30 days (since launch before that)."""
-    days = supply.shape[0]
-    back = np.maximum(np.arange(days) - INFLATION_WINDOW_DAYS, 0)
-    span = np.maximum(np.arange(days) - back, 1).reshape(-1, 1, 1)
-    before = supply[back]
-    growth = (supply - before) / np.maximum(before, np.float32(1e-9))
-    return growth * np.float32(DAYS_PER_YEAR) / span.astype(np.float32)
+    window = INFLATION_WINDOW_DAYS
+    before = np.empty_like(supply)
+    before[:window] = supply[0]
+    before[window:] = supply[:-window]
+    span = np.maximum(np.minimum(np.arange(supply.shape[0]), window), 1)
+    per_year = (DAYS_PER_YEAR / span).astype(np.float32).reshape(-1, 1, 1)
+    growth = supply - before
+    growth /= np.maximum(before, np.float32(1e-9))
+    growth *= per_year
+    return growth
+
+
+def key_figures(result: SimulationResult, point: int = 0) -> dict[str, object]:
+    """The figures an analyst compares parameter sets by, at the end of the horizon (P50 unless
+    named), and how well the peg held (share of days x paths within the band)."""
+    params = result.points[point]
+    last = {name: float(np.median(result.metric(name)[-1, point])) for name in KEY_METRICS}
+    price = result.path("price_usd", point)
+    peg = params.demand.kwh_price_usd / params.minting.evch_per_kwh
+    within = np.abs(price / np.float32(peg) - 1) <= params.peg.band * (1 + 1e-3) + 1e-6
+    dry = result.dry_days(point)
+    return {
+        **last,
+        "price_p10_usd": float(np.percentile(price[-1], 10)),
+        "price_p90_usd": float(np.percentile(price[-1], 90)),
+        "peg_held_share": float(within.mean()),
+        "rewards_dry_share": float(np.mean(~np.isnan(dry))),
+        "rewards_dry_p50": result.dry_date(point, 50),
+    }
+
+
+KEY_METRICS = (
+    "price_usd",
+    "supply_evch",
+    "circulating_evch",
+    "staked_evch",
+    "burned_evch",
+    "rewards_left_evch",
+    "treasury_usdc",
+    "inflation",
+)
+
+
+def quantiles(paths: np.ndarray) -> np.ndarray:
+    """P10, P50, P90 over the last axis, interpolated as np.percentile does: (3, ...).
+
+    Sorting once is an order of magnitude faster than np.percentile on float32 paths (numpy
+    sorts them with SIMD), which is what keeps bands of 16 metrics interactive."""
+    ordered = np.sort(paths, axis=-1)
+    n = ordered.shape[-1]
+    position = np.array(QUANTILES) / 100 * (n - 1)
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, n - 1)
+    weight = (position - low).astype(ordered.dtype)
+    values = ordered[..., low] * (1 - weight) + ordered[..., high] * weight
+    return np.moveaxis(values, -1, 0)
