@@ -11,6 +11,7 @@ import asyncio
 import os
 import shutil
 import socket
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -163,3 +164,18 @@ async def local_validator(tmp_path) -> AsyncIterator[LocalEvch]:
         async with solana_test_validator(tmp_path / "test-ledger") as url:
             async with evch_deployed(url, "solana-test-validator") as local:
                 yield local
+
+
+@pytest.fixture(scope="session")
+def quickstart_run(tmp_path_factory) -> Path:
+    """The quickstart scenario's run directory, made once per test session by `evch run` (about
+    8 s). Shared: tests read it and never change it (copy it to doctor it)."""
+    out_dir = tmp_path_factory.mktemp("runs") / "quickstart"
+    scenario = Path(__file__).resolve().parents[1] / "scenarios" / "quickstart.toml"
+    subprocess.run(
+        [shutil.which("evch") or "evch", "run", str(scenario), "--out", str(out_dir)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return out_dir
