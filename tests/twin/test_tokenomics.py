@@ -323,3 +323,16 @@ def test_a_bad_parameters_file_names_the_field_and_its_line():
     assert f"line {line}: model.peg.band" in str(error.value)
     with pytest.raises(ParamsFileError, match="no \\[model\\] table"):
         load_params("[token_service]\n")
+
+
+def test_payers_short_of_evch_buy_it_in_the_pool_and_operators_get_it():
+    # Drivers redeem all they earn, so every EVCH payment is bought in the pool first.
+    broke = small(
+        usage__redemption_rate_per_day=1.0, market__trader_flow_sd=0.0, peg__enabled=False
+    )
+    paying = simulate(broke.replace({"usage.payment_share": 1.0}))
+    cash = simulate(broke.replace({"usage.payment_share": 0.0}))
+    assert cash.path("fees_evch").max() == 0
+    assert paying.path("fees_evch")[-1].min() > 0
+    assert (paying.path("pool_usdc")[-1] > cash.path("pool_usdc")[-1]).all()
+    assert (paying.path("price_usd")[-1] > cash.path("price_usd")[-1]).all()

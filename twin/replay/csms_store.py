@@ -32,7 +32,11 @@ class CsmsRecord:
 
 
 def read_csms(path: Path) -> CsmsRecord:
-    engine = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+    # A finished run's database has no write-ahead log left: read it as immutable, so that
+    # reading it writes no -shm file into the run directory it audits.
+    wal = path.with_name(path.name + "-wal")
+    immutable = "&immutable=1" if not wal.exists() or wal.stat().st_size == 0 else ""
+    engine = create_engine(f"sqlite:///file:{path}?mode=ro{immutable}&uri=true")
     try:
         with Session(engine) as db:
             sessions = repo.list_sessions(db, limit=2**62)

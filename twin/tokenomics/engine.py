@@ -19,9 +19,10 @@ One day, in order:
    locked again, the rest returns;
 5. redemption: drivers redeem a share of their liquid EVCH for services: it is burned;
 6. payments: a share of sessions is paid in EVCH at the pool price, less the stakers' tier
-   discount on the charging price; the platform fee on the transfer goes to the treasury;
-7. market: operators' and vested holders' sells, then traders' net flow, swap through the
-   constant-product pool with its fee (price impact follows from x * y = k);
+   discount on the charging price; payers short of EVCH buy the rest in the pool (step 7);
+   operators receive it less the platform fee, which goes to the treasury;
+7. market: operators' and vested holders' sells, traders' net flow and payers' buys swap
+   through the constant-product pool with its fee (price impact follows from x * y = k);
 8. peg: outside the band around the kWh price, the treasury trades the pool back to the band's
    edge (selling reserve EVCH above it, buying EVCH with USDC below it) as far as its reserves go.
 
@@ -156,20 +157,17 @@ def simulate(
         drivers -= redeemed
         burned += redeemed
 
-        # 6. payments in EVCH at the pool price; stakers' tiers take their discount off the
-        # charging price (as the CSMS bills them), weighted by the share of EVCH they stake
+        # 6. payments in EVCH at the pool price, less the stakers' tier discount (off the
+        # charging price as the CSMS bills it, weighted by the share of EVCH staked); payers
+        # short of EVCH buy the rest in the pool (step 7)
         discount = discounted / np.maximum(staked + drivers, 1e-9)
-        paid = np.minimum(
-            kwh * payment_usd_per_kwh * (1 - discount) * pool_evch / pool_usdc, drivers
-        )
-        fee = paid * transfer_fee
-        drivers -= paid
-        operators += paid - fee
-        treasury_evch += fee
-        fees += fee
+        owed_usd = kwh * payment_usd_per_kwh * (1 - discount)
+        from_balance = np.minimum(owed_usd * (pool_evch / pool_usdc), drivers)
+        drivers -= from_balance
+        short_usd = np.maximum(owed_usd - from_balance * (pool_usdc / pool_evch), 0)
 
         # 7. market: traders' net flow (> 0 buys EVCH, < 0 sells what traders and holders
-        # have) and the operators' and holders' sells, through the pool: one swap each way
+        # have), operators' and holders' sells, payers' buys: one swap each way
         flow = (trader_sd * draws.trader_z[day]) * pool_usdc
         held_sold = schedule.sold[day]
         others -= held_sold
@@ -179,10 +177,15 @@ def simulate(
         pool_evch, pool_usdc, _ = _sell_evch(
             pool_evch, pool_usdc, sold + held_sold + trader_sold, swap_keep
         )
-        pool_evch, pool_usdc, bought = _buy_evch(
-            pool_evch, pool_usdc, np.maximum(flow, 0), swap_keep
-        )
-        others += bought - trader_sold
+        buys_usd = np.maximum(flow, 0) + short_usd
+        pool_evch, pool_usdc, bought = _buy_evch(pool_evch, pool_usdc, buys_usd, swap_keep)
+        bought_to_pay = bought * (short_usd / np.maximum(buys_usd, 1e-12))
+        others += bought - bought_to_pay - trader_sold
+        paid = from_balance + bought_to_pay  # to the operators, less the platform fee
+        fee = paid * transfer_fee
+        operators += paid - fee
+        treasury_evch += fee
+        fees += fee
 
         # 8. peg: back to the band's edge, as far as the treasury's reserves go
         k = pool_evch * pool_usdc

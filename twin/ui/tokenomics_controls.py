@@ -50,8 +50,9 @@ def edit(name: str) -> TokenomicsParams:
     params = params_of(name)
     prefix = f"{name}:{st.session_state.get(f'tuner:{name}:version', 0)}"
     changes: dict[str, Any] = {}
-    cap = st.number_input("cap (EVCH)", value=params.cap_evch, min_value=1.0, key=f"{prefix}:cap")
-    changes["cap_evch"] = cap
+    changes["cap_evch"] = st.number_input(
+        "cap (EVCH)", value=params.cap_evch, min_value=1.0, format="%.0f", key=f"{prefix}:cap"
+    )
     with st.expander("Allocations: share of the cap, unlock at launch, cliff, vesting"):
         changes["allocations"] = _allocations(params, prefix)
     for section in SECTIONS:

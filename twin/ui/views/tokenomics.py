@@ -44,6 +44,7 @@ FIGURES = {
     "rewards_dry_p50": "rewards pool dry (P50)",
 }
 MAX_SWEEP_POINTS = 200
+ROW_PX = 35  # a dataframe row: the key figures table shows whole, without scrolling
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -144,7 +145,7 @@ def _figures(names: list[str], figures: list[dict]) -> None:
     for column in table:
         table[column] = table[column].map(_figure_text)
     st.subheader("At the end of the horizon")
-    st.dataframe(table, width="stretch")
+    st.dataframe(table, width="stretch", height=ROW_PX * (len(table) + 1) + 3)
 
 
 def _figure_text(value: object) -> str:
