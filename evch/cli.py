@@ -18,9 +18,14 @@ from central_system.app import CentralSystem
 from central_system.clock import SystemClock
 from central_system.config import Settings
 from central_system.domain.model import IdToken, IdTokenStatus, OcppVersion
+from central_system.ledger import LedgerUnavailable
+from central_system.payments import EvchPeg
 from central_system.store import Database, migrate
 from central_system.store import repository as repo
+from central_system.tokens.bootstrap import BootstrapError, TokenDeployment, TokenSettings
+from central_system.tokens.settings_file import TokenSettingsError, load_token_settings
 from evch.localnet import evch_deployed, write_keys
+from evch.serve_tokens import ServeTokens, attach_token_service, open_ledger
 from programs.localnet import LocalnetServer
 
 app = typer.Typer(
@@ -59,22 +64,47 @@ def validator(
             "(mode 0600; local development only)"
         ),
     ] = None,
+    token_settings: Annotated[
+        Path | None,
+        typer.Option(
+            help="bootstrap with this token settings file (its token_service table, as the "
+            "tokenomics tuner exports it; a peg in it is the central system's, unused here)"
+        ),
+    ] = None,
 ) -> None:
     """Run a local Solana cluster: LiteSVM behind the standard JSON-RPC (like
     solana-test-validator), for the central system's RpcLedger and any Solana client."""
     if keys_out is not None and not deploy:
         raise typer.BadParameter("there are no keys without --bootstrap", param_hint="--keys-out")
-    asyncio.run(_validate_forever(host, port, deploy, keys_out))
+    if token_settings is not None and not deploy:
+        message = "nothing is configured without --bootstrap"
+        raise typer.BadParameter(message, param_hint="--token-settings")
+    settings = _token_settings_or_exit(token_settings)[0] if token_settings else None
+    asyncio.run(_validate_forever(host, port, deploy, keys_out, settings))
 
 
-async def _validate_forever(host: str, port: int, deploy: bool, keys_out: Path | None) -> None:
+def _token_settings_or_exit(path: Path) -> tuple[TokenSettings, EvchPeg | None]:
+    try:
+        return load_token_settings(path)
+    except TokenSettingsError as error:
+        console.print(error.message, markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _print_deployment(deployment: TokenDeployment) -> None:
+    table = Table("EVCH", "address", title="Deployed (new keys at every start)")
+    for name, address in deployment.as_dict().items():
+        table.add_row(name, address)
+    console.print(table)
+
+
+async def _validate_forever(
+    host: str, port: int, deploy: bool, keys_out: Path | None, settings: TokenSettings | None
+) -> None:
     async with LocalnetServer(host=host, port=port) as server:
         if deploy:
-            async with evch_deployed(server.url, "evch validator") as local:
-                table = Table("EVCH", "address", title="Deployed (new keys at every start)")
-                for name, address in local.deployment.as_dict().items():
-                    table.add_row(name, address)
-                console.print(table)
+            async with evch_deployed(server.url, "evch validator", settings) as local:
+                _print_deployment(local.deployment)
                 if keys_out is not None:
                     write_keys(keys_out, local)
                     console.print(f"secret keys in {keys_out} (local development only)")
@@ -97,8 +127,37 @@ def serve(
     ] = None,
     database_url: DatabaseUrl = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
+    tokens: Annotated[
+        bool,
+        typer.Option(
+            "--tokens/--no-tokens",
+            help="run the EVCH token service (/api/v1/token/*): deploy EVCH with new keys on "
+            "the ledger at every start",
+        ),
+    ] = False,
+    ledger_url: Annotated[
+        str | None,
+        typer.Option(
+            help="with --tokens: a Solana JSON-RPC ledger, e.g. `evch validator` at "
+            "http://127.0.0.1:8899 (default: the embedded LiteSVM, in this process)"
+        ),
+    ] = None,
+    token_settings: Annotated[
+        Path | None,
+        typer.Option(help="with --tokens: a token settings file (rates, fee, tiers, peg)"),
+    ] = None,
+    admin_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="EVCH_ADMIN_TOKEN",
+            help="bearer token of /api/v1/token/admin/* (unset: they refuse everyone)",
+        ),
+    ] = None,
 ) -> None:
     """Run the central system: OCPP endpoint ws://HOST:OCPP_PORT/ocpp/{charger_id} and REST API."""
+    if not tokens and (ledger_url or token_settings):
+        given = "--ledger-url" if ledger_url else "--token-settings"
+        raise typer.BadParameter("only with --tokens", param_hint=given)
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -108,18 +167,40 @@ def serve(
         api_port=api_port,
         auto_register=auto_register,
         database_url=database_url,
+        admin_token=admin_token,
     )
-    asyncio.run(_serve(settings))
+    serve_tokens = None
+    if tokens:
+        token_config, peg = (
+            _token_settings_or_exit(token_settings) if token_settings else (TokenSettings(), None)
+        )
+        serve_tokens = ServeTokens(ledger_url, token_config, peg)
+    try:
+        asyncio.run(_serve(settings, serve_tokens))
+    except (LedgerUnavailable, BootstrapError) as error:
+        console.print(f"EVCH could not be deployed: {error}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: Settings, tokens: ServeTokens | None = None) -> None:
     central = CentralSystem(settings, SystemClock())
     await central.start()
-    console.print(f"OCPP  {central.ocpp_url}/{{charger_id}}  (ocpp1.6, ocpp2.0.1)")
-    console.print(f"API   {central.api_url}  (OpenAPI: {central.api_url}/openapi.json)")
-    await _until_stopped()
-    console.print("shutting down: closing charger connections, committing queued writes")
-    await central.stop()
+    ledger = None if tokens is None else open_ledger(tokens.ledger_url, central.clock)
+    try:
+        if tokens is not None:
+            _print_deployment(await attach_token_service(central, ledger, tokens))
+            where = tokens.ledger_url or "the embedded LiteSVM (in this process, gone at exit)"
+            console.print(f"EVCH  on {where}")
+            if not settings.admin_token:
+                console.print("no --admin-token: /api/v1/token/admin/* refuse everyone")
+        console.print(f"OCPP  {central.ocpp_url}/{{charger_id}}  (ocpp1.6, ocpp2.0.1)")
+        console.print(f"API   {central.api_url}  (OpenAPI: {central.api_url}/openapi.json)")
+        await _until_stopped()
+        console.print("shutting down: closing charger connections, committing queued writes")
+    finally:
+        await central.stop()  # the token service first, then its ledger
+        if ledger is not None:
+            await ledger.close()
 
 
 async def _until_stopped() -> None:
@@ -241,6 +322,33 @@ def _print_audit(audit, files) -> None:
         table.add_row("difference", difference)
     table.add_row("report", str(files.html) + (f", {files.pdf}" if files.pdf else " (no PDF)"))
     Console().print(table)
+
+
+@app.command()
+def ui(
+    # Unset options fall back to EVCH_UI_* environment variables, then to twin/ui/settings.py.
+    port: Annotated[int, typer.Option(help="HTTP port")] = 8501,
+    host: Annotated[str, typer.Option(help="interface")] = "127.0.0.1",
+    runs: Annotated[
+        Path | None,
+        typer.Option(help="the runs root, run directories directly below it (default: ./runs)"),
+    ] = None,
+    api_url: Annotated[
+        str | None,
+        typer.Option(
+            help="the CSMS REST API, for the ledger admin page "
+            "(default: http://127.0.0.1:8000/api/v1)"
+        ),
+    ] = None,
+) -> None:
+    """Serve the Streamlit views: tokenomics tuner, run explorer, replay report, ledger admin."""
+    from twin.ui.serve import serve
+    from twin.ui.settings import UiSettings
+
+    overrides = {"runs": runs, "api_url": api_url}
+    settings = UiSettings(**{k: v for k, v in overrides.items() if v is not None})
+    console.print(f"EVCH views on http://{host}:{port} (runs under {settings.runs.resolve()})")
+    serve(settings, host, port)
 
 
 def _load_or_exit(path: Path):

@@ -32,13 +32,16 @@ class LocalEvch:
 
 
 @asynccontextmanager
-async def evch_deployed(url: str, kind: str) -> AsyncIterator[LocalEvch]:
-    """Deploy the programs and create the mints on the fresh ledger at ``url`` (new keys);
-    the RpcLedger is closed on exit, the deployment stays on the ledger."""
+async def evch_deployed(
+    url: str, kind: str, settings: TokenSettings | None = None
+) -> AsyncIterator[LocalEvch]:
+    """Deploy the programs and create the mints on the fresh ledger at ``url`` (new keys),
+    configured by ``settings`` (default: TokenSettings()); the RpcLedger is closed on exit, the
+    deployment stays on the ledger."""
     ledger = RpcLedger(url)
     try:
         authorities = TokenAuthorities()
-        deployment = await bootstrap(ledger, authorities, TokenSettings())
+        deployment = await bootstrap(ledger, authorities, settings or TokenSettings())
         yield LocalEvch(url, kind, ledger, deployment, authorities)
     finally:
         await ledger.close()

@@ -274,7 +274,7 @@ async def _start_tokens(
     """EVCH on the embedded ledger, every transaction recorded in ledger.jsonl."""
     ledger = RecordingLedger(out_dir / "ledger.jsonl", clock)
     keys = TokenAuthorities()
-    deployment = await bootstrap(ledger, keys)
+    deployment = await bootstrap(ledger, keys, scenario.tokens.token_settings())
     await ledger.fund(keys.attestor.pubkey(), 100 * LAMPORTS_PER_SOL)  # pays session accounts
     kyc = SimulatedKyc(scenario.scenario.seed, scenario.tokens.kyc_approval_share)
     tokens = TokenService(central.db, clock, ledger, deployment, keys, kyc)

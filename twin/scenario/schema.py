@@ -29,6 +29,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     StringConstraints,
     TypeAdapter,
     ValidationError,
@@ -42,6 +43,8 @@ from central_system.clock import zone_key
 from central_system.payments import EvchPeg, PegBasis, SettleIn
 from central_system.pricing import FxConfig, PricingError, TariffConfig
 from central_system.smart_charging.policies import POLICIES
+from central_system.tokens.bootstrap import TokenSettings
+from central_system.tokens.settings_file import TokenSettingsError, load_token_settings
 
 Loc = tuple[str | int, ...]
 
@@ -395,6 +398,16 @@ class Tokens(_Section):
     peg: Literal["kwh", "usd"] = "kwh"  # one EVCH: the site's average kWh price, or a USD rate
     usd_per_evch: Annotated[Decimal, Field(gt=0)] | None = None
     settle_in: Literal["fiat", "usdc"] = "fiat"  # what the operator is paid for EVCH received
+    # The token service's rates, fee, lockups and tiers (and the peg, if the file has one), as
+    # the tokenomics tuner exports them; relative to the scenario file's folder.
+    settings_file: Path | None = None
+    _settings: TokenSettings = PrivateAttr(default_factory=TokenSettings)
+    _file_peg: EvchPeg | None = PrivateAttr(default=None)
+
+    @field_validator("settings_file")
+    @classmethod
+    def _settings_file_exists(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        return None if path is None else _resolve_file(path, info)
 
     @model_validator(mode="after")
     def _usd_peg_has_a_rate(self) -> Tokens:
@@ -405,8 +418,32 @@ class Tokens(_Section):
             )
         return self
 
+    @model_validator(mode="after")
+    def _settings_file_loads(self) -> Tokens:
+        if self.settings_file is None:
+            return self
+        try:
+            self._settings, self._file_peg = load_token_settings(self.settings_file)
+        except TokenSettingsError as error:
+            problems = "; ".join(map(str, error.problems))
+            raise _invalid(
+                type(self).__name__,
+                [(("settings_file",), "value_error", problems, str(self.settings_file))],
+            ) from None
+        given_here = sorted({"peg", "usd_per_evch", "settle_in"} & self.model_fields_set)
+        if self._file_peg is not None and given_here:
+            message = "the settings file has a [token_service.peg]: set the peg in one place"
+            raise _invalid(type(self).__name__, [((given_here[0],), "value_error", message, None)])
+        return self
+
     def evch_peg(self) -> EvchPeg:
+        if self._file_peg is not None:
+            return self._file_peg
         return EvchPeg(PegBasis(self.peg), self.usd_per_evch, settle_in=SettleIn(self.settle_in))
+
+    def token_settings(self) -> TokenSettings:
+        """What the ledger is bootstrapped with: the settings file's, or the defaults."""
+        return self._settings
 
 
 # ---------------------------------------------------------------------------------------------

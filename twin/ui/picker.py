@@ -1,0 +1,48 @@
+"""The run picker the run pages share: the runs under the runs root, newest first, or any
+directory typed in. The choice follows the user from page to page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from twin.ui.runs import NotARunError, RunInfo, list_runs, run_info
+from twin.ui.settings import ui_settings
+
+CHOSEN = "evch_run"  # session state: the path of the run last chosen, on any page
+NO_RUN_YET = "No run yet: run `evch run scenarios/quickstart.toml`"
+
+
+def chosen_run() -> RunInfo:
+    """The run to show; with none to show, the empty state or the error, and the page stops."""
+    root = ui_settings().runs
+    runs = list_runs(root)
+    left, right = st.columns([3, 2])
+    typed = right.text_input(
+        "…or a run directory",
+        placeholder="/path/to/a/run",
+        help="Any directory written by `evch run` (its --out)",
+    ).strip()
+    if typed:
+        path = Path(typed).expanduser()
+    elif runs:
+        paths = [run.path for run in runs]
+        last = st.session_state.get(CHOSEN)
+        chosen = left.selectbox(
+            f"Run (under {root})",
+            runs,
+            index=paths.index(last) if last in paths else 0,
+            format_func=lambda run: run.label,
+        )
+        path = chosen.path
+    else:
+        left.info(f"{NO_RUN_YET} (nothing under {root.resolve()}), or type a run directory.")
+        st.stop()
+    try:
+        info = run_info(path)
+    except NotARunError as error:
+        st.error(str(error))
+        st.stop()
+    st.session_state[CHOSEN] = info.path
+    return info

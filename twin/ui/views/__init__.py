@@ -1,0 +1,1 @@
+"""The pages app.py navigates, each a Streamlit script."""
