@@ -32,6 +32,7 @@ METRICS: dict[str, tuple[str, str]] = {
 # What the engine keeps per day, point and path; every other metric is derived from these.
 STORED = (
     "sessions",
+    "circulating_evch",  # held by drivers, operators, vested holders and traders
     "rewards_minted_evch",
     "operators_minted_evch",
     "burned_evch",
@@ -102,9 +103,6 @@ class SimulationResult:
                 return np.broadcast_to(schedule.vested.astype(np.float32), m("sessions").shape)
             case "supply_evch":
                 return schedule.released.astype(np.float32) + m("minted_evch") - m("burned_evch")
-            case "circulating_evch":
-                locked = m("staked_evch") + m("treasury_evch") + m("pool_evch")
-                return m("supply_evch") - locked
             case "price_usd":
                 return m("pool_usdc") / m("pool_evch")
             case "inflation":
