@@ -115,14 +115,16 @@ async def _validate_forever(
 @app.command()
 def serve(
     # Unset options fall back to EVCH_* environment variables, then to the Settings defaults.
-    host: Annotated[str | None, typer.Option(help="interface [127.0.0.1]")] = None,
-    ocpp_port: Annotated[int | None, typer.Option(help="OCPP WebSocket port [9000]")] = None,
-    api_port: Annotated[int | None, typer.Option(help="REST API port [8000]")] = None,
+    host: Annotated[str | None, typer.Option(help="interface (default: 127.0.0.1)")] = None,
+    ocpp_port: Annotated[
+        int | None, typer.Option(help="OCPP WebSocket port (default: 9000)")
+    ] = None,
+    api_port: Annotated[int | None, typer.Option(help="REST API port (default: 8000)")] = None,
     auto_register: Annotated[
         bool | None,
         typer.Option(
             "--auto-register/--no-auto-register",
-            help="accept unknown charger ids (development and HIL rigs only) [off]",
+            help="accept unknown charger ids (development and HIL rigs only; default: off)",
         ),
     ] = None,
     database_url: DatabaseUrl = None,
@@ -178,7 +180,8 @@ def serve(
     try:
         asyncio.run(_serve(settings, serve_tokens))
     except (LedgerUnavailable, BootstrapError) as error:
-        console.print(f"EVCH could not be deployed: {error}", markup=False, highlight=False)
+        message = f"EVCH could not be deployed: {error}"
+        console.print(message, markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -229,7 +232,8 @@ def validate(scenario_file: Annotated[Path, typer.Argument(help="scenario TOML f
 def run(
     scenario_file: Annotated[Path, typer.Argument(help="scenario TOML file")],
     out: Annotated[
-        Path | None, typer.Option(help="run directory [runs/<scenario file name>]")
+        Path | None,
+        typer.Option(help="run directory (default: runs/<scenario file name without .toml>)"),
     ] = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING, ERROR")] = "ERROR",
 ) -> None:
@@ -282,7 +286,8 @@ def replay(
             audit = audit_run(run_dir, ledger_url=ledger_url)
             files = write_report(audit, run_dir)
     except RunDirError as error:
-        console.print(f"[red]{error}[/red]")
+        # Not as markup, nor wrapped: a path may hold "[...]", and a wrapped one is not one.
+        console.print(str(error), style="red", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     _print_audit(audit, files)
     if not audit.reconciled:

@@ -104,9 +104,9 @@ class TokenSettingsError(CentralSystemError):
 # -- the schema ------------------------------------------------------------------------------
 
 
-def _int(low: int, high: int, **more: Any) -> Any:
+def _int(low: int, high: int) -> Any:
     # strict: a quoted "1000" or a 1.0 is a typo here, not a number to guess at
-    return Annotated[int, Field(strict=True, ge=low, le=high, **more)]
+    return Annotated[int, Field(strict=True, ge=low, le=high)]
 
 
 def _decimal_text(value: object) -> object:

@@ -245,6 +245,26 @@ def test_the_cli_refuses_a_bad_settings_file_and_token_options_without_tokens(tm
     assert result.exit_code == 2 and "only with --tokens" in result.output
 
 
+def test_the_help_shows_every_default():
+    """Rich reads "[...]" in a help text as markup and drops it: the defaults typer does not
+    show itself are written "(default: ...)"."""
+    shown = {
+        command: CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "250"}).output
+        for command in ("serve", "validator")
+    }
+    for text in (
+        "interface (default: 127.0.0.1)",
+        "OCPP WebSocket port (default: 9000)",
+        "REST API port (default: 8000)",
+        "HIL rigs only; default: off)",
+        "(default: the embedded LiteSVM, in this process)",
+        "(unset: they refuse everyone)",
+    ):
+        assert text in shown["serve"], text
+    assert "interface [default: 127.0.0.1]" in shown["validator"]
+    assert "JSON-RPC port (0: a free one) [default: 8899]" in shown["validator"]
+
+
 @asynccontextmanager
 async def evch(*args: str, ready: str) -> AsyncIterator[list[str]]:
     """The `evch` command as a user runs it, once it prints a line starting with `ready`: what

@@ -1,9 +1,11 @@
-"""The report's plotly charts, each drawn from the Audit alone, and their HTML fragments."""
+"""The report's plotly charts, each drawn from the Audit alone, and their HTML fragments; and
+what the Streamlit views' charts share with them (colours, times, layout)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -20,6 +22,8 @@ ROW_HEIGHT_PX = 230  # one site or currency per row; an A4 landscape page holds 
 TIME_AXIS = "time (UTC)"
 # No plotly logo (a link off the machine) and no selection tools: a report only reads.
 CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+MARGIN = {"l": 70, "r": 20, "t": 40, "b": 50}
+LEGEND_ABOVE = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0}
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,7 @@ def site_power_chart(site_power: pd.DataFrame) -> Chart:
             )
         over = frame[frame["peak_power_kw"] > frame["grid_limit_kw"]]
         if not over.empty:
-            starts, ends = _utc(over["interval_start"]), _utc(over["interval_end"])
+            starts, ends = naive_utc(over["interval_start"]), naive_utc(over["interval_end"])
             figure.add_trace(
                 go.Scatter(
                     x=starts + (ends - starts) / 2,
@@ -129,7 +133,7 @@ def price_chart(prices: pd.DataFrame, until: pd.Timestamp | None) -> Chart:
         in_currency = prices[prices["currency"] == currency]
         for site in sorted(in_currency["site_id"].unique()):
             frame = in_currency[in_currency["site_id"] == site].sort_values("start")
-            x, y = _held_until(_utc(frame["start"]), frame["price_per_kwh"], until)
+            x, y = held_until(naive_utc(frame["start"]), frame["price_per_kwh"], until)
             figure.add_trace(
                 go.Scatter(
                     x=x, y=y, name=f"site {site}", mode="lines", line={"shape": "hv", "width": 2}
@@ -213,7 +217,7 @@ def supply_chart(supply: pd.DataFrame, until: pd.Timestamp | None) -> Chart:
     if supply.empty:
         return Chart("chart-supply", title, None, "The ledger recorded no change of supply.")
     frame = supply.sort_values("t")
-    x, y = _held_until(_utc(frame["t"]), frame["supply_evch"], until)
+    x, y = held_until(naive_utc(frame["t"]), frame["supply_evch"], until)
     figure = go.Figure(
         go.Scatter(
             x=x, y=y, name="supply", mode="lines", line={"shape": "hv", "color": MINTED_COLOUR}
@@ -224,33 +228,39 @@ def supply_chart(supply: pd.DataFrame, until: pd.Timestamp | None) -> Chart:
     return Chart("chart-supply", title, _laid_out(figure, 1))
 
 
+def laid_out(figure: go.Figure, height_px: int, **layout: Any) -> go.Figure:
+    """The layout every chart shares (the legend above the plot, room for the axis titles),
+    `layout` on top of it."""
+    figure.update_layout(height=height_px, margin=MARGIN, legend=LEGEND_ABOVE, **layout)
+    return figure
+
+
 def _laid_out(figure: go.Figure, rows: int, hovermode: str = "x unified") -> go.Figure:
-    figure.update_layout(
-        template="plotly_white",
-        height=ROW_HEIGHT_PX * rows + 90,
-        margin={"l": 70, "r": 20, "t": 40, "b": 50},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-        hovermode=hovermode,
-    )
+    laid_out(figure, ROW_HEIGHT_PX * rows + 90, template="plotly_white", hovermode=hovermode)
     # Outside ticks keep the first time label clear of the y axis' 0.
     figure.update_xaxes(ticks="outside", ticklen=6, tickcolor="#bdbdbd")
     return figure
 
 
-def _utc(times: pd.Series) -> pd.Series:
+def naive_utc(times: pd.Series) -> pd.Series:
     """Naive UTC times (naive input is UTC already): plotly.js has no time zones."""
     return pd.to_datetime(times, utc=True).dt.tz_localize(None)
 
 
+def naive_utc_moment(moment: pd.Timestamp | None) -> pd.Timestamp | None:
+    """One moment as `naive_utc` gives times; None stays None."""
+    return None if moment is None else pd.to_datetime(moment, utc=True).tz_localize(None)
+
+
 def _interval_steps(frame: pd.DataFrame, column: str) -> tuple[list, list]:
     """A per-interval value as steps that cover each interval, the last one to its end."""
-    x = [*_utc(frame["interval_start"]), _utc(frame["interval_end"]).iloc[-1]]
+    x = [*naive_utc(frame["interval_start"]), naive_utc(frame["interval_end"]).iloc[-1]]
     y = [*frame[column], frame[column].iloc[-1]]
     return x, y
 
 
-def _held_until(
-    times: pd.Series, values: pd.Series, until: pd.Timestamp | None
+def held_until(
+    times: Iterable[pd.Timestamp], values: Iterable[float], until: pd.Timestamp | None
 ) -> tuple[list, list]:
     """Steps whose last value holds to the end of the run, so a single price still shows."""
     x, y = list(times), list(values)
@@ -260,4 +270,4 @@ def _held_until(
 
 
 def _run_end(site_power: pd.DataFrame) -> pd.Timestamp | None:
-    return None if site_power.empty else _utc(site_power["interval_end"]).max()
+    return None if site_power.empty else naive_utc(site_power["interval_end"]).max()

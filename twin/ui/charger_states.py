@@ -8,7 +8,6 @@ import pandas as pd
 CHARGING = "charging"
 PLUGGED = "plugged in, not charging"
 FAULT = "fault"
-STATES = (CHARGING, PLUGGED, FAULT)
 COLUMNS = ["bay", "state", "start", "end", "detail"]
 
 # The event that puts a visit's bay into a state (the next one, or the departure, ends it).

@@ -6,18 +6,27 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from twin.report.charts import LIMIT_COLOUR, MINTED_COLOUR, TIME_AXIS, VERIFIED_COLOUR
+from twin.report.charts import (
+    LIMIT_COLOUR,
+    MINTED_COLOUR,
+    TIME_AXIS,
+    VERIFIED_COLOUR,
+    held_until,
+    laid_out,
+    naive_utc,
+)
 from twin.report.formats import evch
 from twin.ui.charger_states import CHARGING, FAULT, PLUGGED
-from twin.ui.token_flows import TokenFlows
+from twin.ui.ledger_charts import DRIVER_COLOUR, OPERATOR_COLOUR, REWARD_COLOUR
+from twin.ui.runs import TokenFlows
 
 STATE_COLOURS = {CHARGING: VERIFIED_COLOUR, PLUGGED: "#f9a825", FAULT: LIMIT_COLOUR}
 BAY_HEIGHT_PX = 26
 # The token flows, each a column of TokenFlows' tables, drawn as running totals.
 FLOWS = (
-    ("mints", "driver_raw", "minted to drivers", "#1565c0"),
-    ("mints", "operator_raw", "minted to operators", "#00897b"),
-    ("mints", "reward_raw", "rewards to drivers", "#7cb342"),
+    ("mints", "driver_raw", "minted to drivers", DRIVER_COLOUR),
+    ("mints", "operator_raw", "minted to operators", OPERATOR_COLOUR),
+    ("mints", "reward_raw", "rewards to drivers", REWARD_COLOUR),
     ("payments", "gross_raw", "paid by drivers in EVCH", "#ef6c00"),
     ("payments", "fee_raw", "platform fees", LIMIT_COLOUR),
 )
@@ -27,7 +36,7 @@ def charger_timeline(states: pd.DataFrame) -> go.Figure | None:
     """A Gantt of `charger_states()`: one row per connector (and per charger with a fault)."""
     if states.empty:
         return None
-    frame = states.assign(start=_utc(states["start"]), end=_utc(states["end"]))
+    frame = states.assign(start=naive_utc(states["start"]), end=naive_utc(states["end"]))
     bays = sorted(frame["bay"].unique())
     figure = px.timeline(
         frame,
@@ -41,7 +50,7 @@ def charger_timeline(states: pd.DataFrame) -> go.Figure | None:
     )
     figure.update_yaxes(title_text="charger / connector")
     figure.update_xaxes(title_text=TIME_AXIS)
-    return _laid_out(figure, height_px=BAY_HEIGHT_PX * len(bays) + 140)
+    return laid_out(figure, height_px=BAY_HEIGHT_PX * len(bays) + 140)
 
 
 def token_flow_chart(flows: TokenFlows, until: pd.Timestamp | None) -> go.Figure | None:
@@ -54,13 +63,13 @@ def token_flow_chart(flows: TokenFlows, until: pd.Timestamp | None) -> go.Figure
         frame = getattr(flows, table)
         if frame.empty:
             continue
-        x, y = _held(_utc(frame["t"]), frame[column].cumsum().map(evch), until)
+        x, y = _from_zero(naive_utc(frame["t"]), frame[column].cumsum().map(evch), until)
         figure.add_trace(_steps(x, y, name, {"color": colour}))
-    x, y = _held(_utc(flows.supply["t"]), flows.supply["supply_raw"].map(evch), until)
+    x, y = _from_zero(naive_utc(flows.supply["t"]), flows.supply["supply_raw"].map(evch), until)
     figure.add_trace(_steps(x, y, "supply", {"color": MINTED_COLOUR, "dash": "dash"}))
     figure.update_xaxes(title_text=TIME_AXIS)
     figure.update_yaxes(title_text="EVCH (running total)", rangemode="tozero")
-    return _laid_out(figure, height_px=420)
+    return laid_out(figure, height_px=420)
 
 
 def mints_per_session_chart(flows: TokenFlows) -> go.Figure | None:
@@ -79,32 +88,17 @@ def mints_per_session_chart(flows: TokenFlows) -> go.Figure | None:
     figure.update_layout(barmode="stack")
     figure.update_xaxes(title_text="session (CSMS id), in the order minted", type="category")
     figure.update_yaxes(title_text="EVCH minted")
-    return _laid_out(figure, height_px=380)
+    return laid_out(figure, height_px=380)
 
 
 def _steps(x: list, y: list, name: str, line: dict) -> go.Scatter:
     return go.Scatter(x=x, y=y, name=name, mode="lines", line={"shape": "hv", **line})
 
 
-def _held(times: pd.Series, values: pd.Series, until: pd.Timestamp | None) -> tuple[list, list]:
+def _from_zero(
+    times: pd.Series, values: pd.Series, until: pd.Timestamp | None
+) -> tuple[list, list]:
     """Steps from zero that hold their last value to `until`, so a total reads at the end."""
-    x, y = list(times), list(values)
-    if x:
-        x, y = [x[0], *x], [0.0, *y]
-    if until is not None and x and until > x[-1]:
-        x, y = [*x, until], [*y, y[-1]]
-    return x, y
-
-
-def _utc(times: pd.Series) -> pd.Series:
-    """Naive UTC times: plotly.js has no time zones."""
-    return pd.to_datetime(times, utc=True).dt.tz_localize(None)
-
-
-def _laid_out(figure: go.Figure, height_px: int) -> go.Figure:
-    figure.update_layout(
-        height=height_px,
-        margin={"l": 70, "r": 20, "t": 40, "b": 50},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-    )
-    return figure
+    if times.empty:
+        return [], []
+    return held_until([times.iloc[0], *times], [0.0, *values], until)

@@ -14,8 +14,7 @@ TIMEOUT_S = 15.0  # an admin action is a few ledger transactions
 
 @dataclass(frozen=True)
 class Answer:
-    status: int | None  # None: no answer at all
-    body: Any  # the JSON answer (or its text)
+    body: Any  # the JSON answer (or its text); None when none came
     error: str | None = None  # what went wrong, in words; None when it went through
 
     @property
@@ -40,18 +39,17 @@ class CsmsApi:
         except (httpx.HTTPError, httpx.InvalidURL) as error:
             reason = str(error) or type(error).__name__
             return Answer(
-                None,
-                None,
-                f"The CSMS API at {self.base_url} cannot be reached ({reason}). Is the central "
-                "system running (`evch serve --tokens`), and is this its API URL?",
+                body=None,
+                error=f"The CSMS API at {self.base_url} cannot be reached ({reason}). Is the "
+                "central system running (`evch serve --tokens`), and is this its API URL?",
             )
         try:
             answer = response.json()
         except ValueError:
             answer = response.text
         if response.is_success:
-            return Answer(response.status_code, answer)
-        return Answer(response.status_code, answer, explain(response.status_code, answer))
+            return Answer(answer)
+        return Answer(answer, explain(response.status_code, answer))
 
 
 def explain(status: int, answer: Any) -> str:

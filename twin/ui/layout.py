@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import plotly.graph_objects as go
 import streamlit as st
+
+from twin.report.charts import CONFIG
 
 METRICS_PER_ROW = 4  # wider rows cut values such as "42 of 42 (100.0 %)"
 
@@ -17,3 +20,13 @@ def metric_rows(metrics: Sequence[tuple[str, str, str | None]]) -> None:
             columns, metrics[first : first + METRICS_PER_ROW], strict=False
         ):
             column.metric(label, value, help=help_text)
+
+
+def show_chart(figure: go.Figure | None, empty_note: str, *, title: str | None = None) -> None:
+    """The figure under `title`, or `empty_note` where there is nothing to draw (None)."""
+    if title is not None:
+        st.subheader(title)
+    if figure is None:
+        st.info(empty_note)
+    else:
+        st.plotly_chart(figure, config=CONFIG)

@@ -13,6 +13,7 @@ import streamlit as st
 
 from central_system.tokens.settings_file import TokenSettingsError, load_token_settings
 from programs.proof_of_charge import Rates
+from programs.spl.evch_mint import EVCH_DECIMALS
 from twin.report.formats import evch_text
 from twin.ui.csms_api import Answer, CsmsApi
 
@@ -21,7 +22,6 @@ ANSWERED = "ledger_admin_answered"  # session state: (action, answer) of the las
 RATES_FILE = "ledger_admin_rates_file"  # session state: the settings file the fields came from
 RATE_FIELDS = tuple(f.name for f in dataclasses.fields(Rates))
 MIN_REASON = 3  # the API's shortest reason
-RAW_PER_EVCH = Decimal(10**6)
 
 
 @dataclass(frozen=True)
@@ -171,9 +171,8 @@ def _burn() -> None:
         "Holder", key="ledger_admin_burn_owner", help="the wallet's owner ref: a driver's id token"
     ).strip()
     amount = st.text_input("Amount (EVCH)", key="ledger_admin_burn_amount", placeholder="1.5")
-    try:
-        amount_raw = int(Decimal(amount) * RAW_PER_EVCH) if amount.strip() else 0
-    except InvalidOperation:
+    amount_raw = evch_raw(amount) if amount.strip() else 0
+    if amount_raw is None:
         st.error(f"{amount!r} is not an amount of EVCH")
         amount_raw = 0
     reason = _reason("ledger_admin_burn_reason")
@@ -210,3 +209,12 @@ def _withdraw(fees: dict | None) -> None:
                 "Every withheld fee is harvested into the mint and moved to the treasury.",
             )
         )
+
+
+def evch_raw(typed: str) -> int | None:
+    """EVCH typed in, in raw units (decimals past the 6th dropped); None if it is no number."""
+    try:
+        amount = Decimal(typed)
+    except InvalidOperation:
+        return None
+    return int(amount.scaleb(EVCH_DECIMALS)) if amount.is_finite() else None

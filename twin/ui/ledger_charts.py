@@ -8,7 +8,15 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from twin.report.charts import LIMIT_COLOUR, MINTED_COLOUR, TIME_AXIS, VERIFIED_COLOUR
+from twin.report.charts import (
+    LIMIT_COLOUR,
+    MINTED_COLOUR,
+    TIME_AXIS,
+    VERIFIED_COLOUR,
+    laid_out,
+    naive_utc,
+    naive_utc_moment,
+)
 from twin.report.formats import evch
 from twin.ui.ledger_history import MINTED, NOT_ENDED, OUTCOMES, REFUSED, UNVERIFIED, WAITING
 
@@ -19,7 +27,9 @@ OUTCOME_COLOURS = {
     REFUSED: "#424242",
     NOT_ENDED: "#bdbdbd",
 }
-DRIVERS, OPERATORS, REWARDS, FEES = "#1565c0", "#00897b", "#7cb342", "#ef6c00"
+# Where minted EVCH goes, drawn alike here and on the run explorer (charts.py).
+DRIVER_COLOUR, OPERATOR_COLOUR, REWARD_COLOUR = "#1565c0", "#00897b", "#7cb342"
+FEE_COLOUR = "#ef6c00"
 
 
 # -- a run's history -------------------------------------------------------------------------
@@ -60,7 +70,7 @@ def burns_over_time(burns: pd.DataFrame) -> go.Figure | None:
     if burns.empty:
         return None
     figure = px.bar(
-        burns.assign(t=_utc(burns["t"]), evch=burns["amount_raw"].map(evch)),
+        burns.assign(t=naive_utc(burns["t"]), evch=burns["amount_raw"].map(evch)),
         x="t",
         y="evch",
         color="kind",
@@ -76,10 +86,10 @@ def fees_over_time(fees: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -
     from zero at the run's start, held to its end."""
     if fees.empty:
         return None
-    times = [naive_utc(start), *_utc(fees["t"]), naive_utc(end)]
+    times = [naive_utc_moment(start), *naive_utc(fees["t"]), naive_utc_moment(end)]
     withheld, withdrawn = fees["withheld_raw"].cumsum(), fees["withdrawn_raw"].cumsum()
     lines = (
-        ("withheld (all time)", withheld, FEES),
+        ("withheld (all time)", withheld, FEE_COLOUR),
         ("withdrawn to the treasury", withdrawn, VERIFIED_COLOUR),
         ("still withheld", withheld - withdrawn, LIMIT_COLOUR),
     )
@@ -125,9 +135,9 @@ def settlements_per_session(settlements: pd.DataFrame) -> go.Figure | None:
     figure = go.Figure(
         [
             go.Bar(x=sessions, y=settlements["net_raw"].map(evch), name="to the operator",
-                   marker_color=OPERATORS),
+                   marker_color=OPERATOR_COLOUR),
             go.Bar(x=sessions, y=settlements["fee_raw"].map(evch), name="platform fee (withheld)",
-                   marker_color=FEES),
+                   marker_color=FEE_COLOUR),
         ]
     )  # fmt: skip
     figure.update_layout(barmode="stack")
@@ -139,35 +149,31 @@ def settlements_per_session(settlements: pd.DataFrame) -> go.Figure | None:
 # -- the live central system -----------------------------------------------------------------
 
 
-def live_supply(supply: dict) -> go.Figure | None:
-    """Where the minted EVCH went: the supply now, and what was burnt (all EVCH is minted by
-    Proof-of-Charge, so minted - supply is what was burnt)."""
-    minted = (
+def live_minted_raw(supply: dict) -> int:
+    """All EVCH minted, from /token/admin/supply: Proof-of-Charge mints every EVCH there is."""
+    return (
         supply["minted_to_drivers_raw"]
         + supply["minted_to_operators_raw"]
         + supply["rewards_minted_raw"]
     )
+
+
+def live_supply(supply: dict) -> go.Figure | None:
+    """Where the minted EVCH went: the supply now, and what was burnt (minted - supply)."""
+    minted = live_minted_raw(supply)
     if minted == 0:
         return None
-    bars = (
-        ("minted to drivers", supply["minted_to_drivers_raw"], DRIVERS),
-        ("minted to operators", supply["minted_to_operators_raw"], OPERATORS),
-        ("rewards to drivers", supply["rewards_minted_raw"], REWARDS),
-        ("burnt", minted - supply["supply_raw"], LIMIT_COLOUR),
-        ("supply", supply["supply_raw"], MINTED_COLOUR),
-        ("withheld fees (in the mint)", supply["withheld_fees_raw"], FEES),
+    return _bars(
+        [
+            ("minted to drivers", supply["minted_to_drivers_raw"], DRIVER_COLOUR),
+            ("minted to operators", supply["minted_to_operators_raw"], OPERATOR_COLOUR),
+            ("rewards to drivers", supply["rewards_minted_raw"], REWARD_COLOUR),
+            ("burnt", minted - supply["supply_raw"], LIMIT_COLOUR),
+            ("supply", supply["supply_raw"], MINTED_COLOUR),
+            ("withheld fees (in the mint)", supply["withheld_fees_raw"], FEE_COLOUR),
+        ],
+        height_px=320,
     )
-    figure = go.Figure(
-        go.Bar(
-            x=[evch(raw) for _, raw, _ in bars],
-            y=[name for name, _, _ in bars],
-            orientation="h",
-            marker_color=[colour for _, _, colour in bars],
-        )
-    )
-    figure.update_xaxes(title_text="EVCH", rangemode="tozero")
-    figure.update_yaxes(autorange="reversed")
-    return _laid_out(figure, 320)
 
 
 def live_energy(supply: dict, base_raw_per_kwh: int) -> go.Figure | None:
@@ -180,11 +186,11 @@ def live_energy(supply: dict, base_raw_per_kwh: int) -> go.Figure | None:
             go.Bar(x=["verified energy (kWh)"], y=[kwh], name="verified energy",
                    marker_color=VERIFIED_COLOUR),
             go.Bar(x=["EVCH minted"], y=[evch(supply["minted_to_drivers_raw"])],
-                   name="to drivers", marker_color=DRIVERS),
+                   name="to drivers", marker_color=DRIVER_COLOUR),
             go.Bar(x=["EVCH minted"], y=[evch(supply["minted_to_operators_raw"])],
-                   name="to operators", marker_color=OPERATORS),
+                   name="to operators", marker_color=OPERATOR_COLOUR),
             go.Bar(x=["EVCH minted"], y=[evch(supply["rewards_minted_raw"])],
-                   name="rewards", marker_color=REWARDS),
+                   name="rewards", marker_color=REWARD_COLOUR),
             go.Bar(x=["EVCH the rates give (base)"], y=[kwh * evch(base_raw_per_kwh)],
                    name="base at the current rates", marker_color="#bdbdbd"),
         ]
@@ -199,10 +205,15 @@ def live_fees(fees: dict) -> go.Figure | None:
     if fees["withheld_total_raw"] == 0 and fees["treasury_balance_raw"] == 0:
         return None
     bars = [
-        *((f"withheld: {a['owner_ref']}", a["withheld_raw"], FEES) for a in fees["accounts"]),
+        *((f"withheld: {a['owner_ref']}", a["withheld_raw"], FEE_COLOUR) for a in fees["accounts"]),
         ("harvested into the mint", fees["withheld_in_mint_raw"], LIMIT_COLOUR),
         ("in the treasury", fees["treasury_balance_raw"], VERIFIED_COLOUR),
     ]
+    return _bars(bars, height_px=160 + 30 * len(bars))
+
+
+def _bars(bars: list[tuple[str, int, str]], height_px: int) -> go.Figure:
+    """(name, raw EVCH, colour) as horizontal bars, top to bottom."""
     figure = go.Figure(
         go.Bar(
             x=[evch(raw) for _, raw, _ in bars],
@@ -213,24 +224,8 @@ def live_fees(fees: dict) -> go.Figure | None:
     )
     figure.update_xaxes(title_text="EVCH", rangemode="tozero")
     figure.update_yaxes(autorange="reversed")
-    return _laid_out(figure, 160 + 30 * len(bars))
-
-
-def _utc(times: pd.Series) -> pd.Series:
-    """Naive UTC times: plotly.js has no time zones."""
-    return pd.to_datetime(times, utc=True).dt.tz_localize(None)
-
-
-def naive_utc(moment: pd.Timestamp) -> pd.Timestamp:
-    """A zoned moment in UTC without its zone, as the charts draw times."""
-    return moment.tz_convert("UTC").tz_localize(None)
+    return _laid_out(figure, height_px)
 
 
 def _laid_out(figure: go.Figure, height_px: int) -> go.Figure:
-    figure.update_layout(
-        template="plotly_white",
-        height=height_px,
-        margin={"l": 70, "r": 20, "t": 40, "b": 50},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-    )
-    return figure
+    return laid_out(figure, height_px, template="plotly_white")

@@ -1,12 +1,13 @@
 """A run's EVCH history for the ledger admin page, read-only: what the ledger did (ledger.jsonl,
-through the replay's `read_ledger` and the run explorer's token flows) beside what the central
-system stored (csms.sqlite, through the replay's `read_csms`): each session's verified energy
-and what was minted for it, the burns, the platform fees withheld and withdrawn, the sessions
-paid in EVCH and the staking pool."""
+as the loaded run holds it: `RunData.tokens`) beside what the central system stored
+(csms.sqlite, through the replay's `read_csms`): each session's verified energy and what was
+minted for it, the burns, the platform fees withheld and withdrawn, the sessions paid in EVCH
+and the staking pool."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -16,7 +17,6 @@ from central_system.domain.tokens import Settlement, TokenTransaction, TokenTxKi
 from programs import proof_of_charge as poc
 from programs.proof_of_charge.amounts import BPS_ONE
 from twin.replay.csms_store import read_csms
-from twin.replay.ledger_log import read_ledger
 from twin.ui.runs import RunData
 
 SETTLEMENT_COLUMNS = [f.name for f in dataclasses.fields(Settlement)]  # as the API's
@@ -48,13 +48,8 @@ class LedgerHistory:
 
 def read_ledger_history(run: RunData) -> LedgerHistory:
     """The history of a run that ran with tokens (``run.tokens`` is not None)."""
-    addresses = run.manifest["ledger"]
     csms = read_csms(run.info.path / "csms.sqlite")
-    log = read_ledger(
-        run.info.path / "ledger.jsonl",
-        addresses["proof_of_charge_program"],
-        addresses["evch_mint"],
-    )
+    log = run.tokens.log
     minted = {
         session_hash: sum(c.minted.total_raw for c in charges if c.minted is not None)
         for session_hash, charges in log.charges.items()
@@ -84,12 +79,16 @@ def _base_raw_per_kwh(rates: poc.Rates) -> int:
 
 
 def _sessions(
-    sessions, rows: dict[int, TokenTransaction], minted: dict[bytes, int]
+    sessions: Iterable[ChargingSession],
+    mint_rows: dict[int, TokenTransaction],
+    minted: dict[bytes, int],
 ) -> pd.DataFrame:
+    """`mint_rows`: the CSMS's mint row of each session id; `minted`: what the ledger minted
+    for each session hash."""
     found = []
     for session in sorted(sessions, key=lambda s: s.session_id):
         minted_raw = minted.get(poc.session_id_hash(session.session_id))
-        outcome, why = _outcome(session, rows.get(session.session_id), minted_raw)
+        outcome, why = _outcome(session, mint_rows.get(session.session_id), minted_raw)
         verified_wh = session.verified_energy_wh or 0
         found.append(
             (

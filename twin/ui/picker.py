@@ -1,9 +1,13 @@
 """The run picker the run pages share: the runs under the runs root, newest first, or any
-directory typed in. The choice follows the user from page to page."""
+directory typed in. The choice follows the user from page to page; `load_chosen_run` gives a page
+what it makes of the run, or stops it with the error."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
+from typing import TypeVar
 
 import streamlit as st
 
@@ -13,8 +17,10 @@ from twin.ui.settings import ui_settings
 CHOSEN = "evch_run"  # session state: the path of the run last chosen, on any page
 NO_RUN_YET = "No run yet: run `evch run scenarios/quickstart.toml`"
 
+Loaded = TypeVar("Loaded")
 
-def chosen_run() -> RunInfo:
+
+def _chosen_run() -> RunInfo:
     """The run to show; with none to show, the empty state or the error, and the page stops."""
     root = ui_settings().runs
     runs = list_runs(root)
@@ -46,3 +52,17 @@ def chosen_run() -> RunInfo:
         st.stop()
     st.session_state[CHOSEN] = info.path
     return info
+
+
+def load_chosen_run(
+    load: Callable[[RunInfo], Loaded], refusal: type[Exception], working: str = ""
+) -> Loaded:
+    """What `load` makes of the chosen run; a `refusal` it raises is shown as the page's error
+    and the page stops. `working`: a spinner's text while it loads (`{path}`: the run's)."""
+    info = _chosen_run()
+    try:
+        with st.spinner(working.format(path=info.path)) if working else nullcontext():
+            return load(info)
+    except refusal as error:
+        st.error(str(error))
+        st.stop()

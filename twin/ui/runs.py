@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from programs.proof_of_charge import session_id_hash
 from twin.replay.csms_store import read_csms
+from twin.replay.ledger_log import LedgerLog
+from twin.replay.reconcile import run_ledger
 from twin.runner import RUN_FILES
-from twin.ui.token_flows import TokenFlows, read_token_flows
 
 MANIFEST = "manifest.json"
 # What the run explorer cannot do without; the CSMS database and the ledger log are optional
@@ -40,6 +42,20 @@ class RunInfo:
         when = self.started_at.strftime("%Y-%m-%d %H:%M UTC") if self.started_at else "undated"
         sessions = "" if self.sessions is None else f", {self.sessions} sessions"
         return f"{self.path.name}: {self.scenario}, {when}{sessions}"
+
+
+@dataclass(frozen=True)
+class TokenFlows:
+    """Where a run's EVCH went, from its ledger log (ledger.jsonl, read once)."""
+
+    # One row per recorded Proof-of-Charge: t (UTC), session_id (the CSMS's; None if no session
+    # of the run has its hash), driver_raw, operator_raw, reward_raw
+    mints: pd.DataFrame
+    # One row per session paid in EVCH: t (UTC), gross_raw, fee_raw
+    payments: pd.DataFrame
+    # EVCH supply after each change: t (UTC), supply_raw
+    supply: pd.DataFrame
+    log: LedgerLog  # what the tables are made of, for what they leave out (e.g. the rates)
 
 
 @dataclass(frozen=True)
@@ -100,8 +116,7 @@ def load_run(path: Path) -> RunData:
     manifest = _manifest(path)
     sessions = _read(path / "sessions.parquet", pd.read_parquet)
     csms = path / "csms.sqlite"
-    ledger = path / "ledger.jsonl"
-    addresses = manifest.get("ledger")
+    ledger = _read(path / "ledger.jsonl", lambda _: run_ledger(path, manifest))
     return RunData(
         info=info,
         manifest=manifest,
@@ -109,11 +124,34 @@ def load_run(path: Path) -> RunData:
         site_power=_read(path / "site_power.parquet", pd.read_parquet),
         events=_read(path / "events.jsonl", _events),
         prices=_read(csms, lambda p: read_csms(p).prices) if csms.is_file() else pd.DataFrame(),
-        tokens=(
-            _read(ledger, lambda p: read_token_flows(p, addresses, sessions["session_id"]))
-            if addresses and ledger.is_file()
-            else None
+        tokens=None if ledger is None else _token_flows(ledger, sessions["session_id"]),
+    )
+
+
+def _token_flows(log: LedgerLog, session_ids: pd.Series) -> TokenFlows:
+    by_hash = {session_id_hash(int(session_id)): int(session_id) for session_id in session_ids}
+    mints = [
+        (
+            charge.at,
+            by_hash.get(session_hash),
+            charge.minted.driver_raw,
+            charge.minted.operator_raw,
+            charge.minted.reward_raw,
+        )
+        for session_hash, charges in log.charges.items()
+        for charge in charges
+        if charge.minted is not None
+    ]
+    return TokenFlows(
+        mints=pd.DataFrame(
+            mints, columns=["t", "session_id", "driver_raw", "operator_raw", "reward_raw"]
+        ).sort_values("t", ignore_index=True),
+        payments=pd.DataFrame(
+            [(p.at, p.gross_raw, p.fee_raw) for p in log.payments],
+            columns=["t", "gross_raw", "fee_raw"],
         ),
+        supply=pd.DataFrame(log.supply, columns=["t", "supply_raw"]),
+        log=log,
     )
 
 

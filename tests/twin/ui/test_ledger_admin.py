@@ -24,6 +24,7 @@ from tests.conftest import free_port
 from tests.twin.ui.conftest import ADMIN_TOKEN
 from twin.report.formats import evch_text
 from twin.ui.csms_api import explain
+from twin.ui.ledger_actions import evch_raw
 from twin.ui.ledger_charts import live_energy, live_fees, live_supply
 from twin.ui.picker import NO_RUN_YET
 
@@ -235,6 +236,13 @@ def test_refusals_are_told_with_what_to_do():
     assert explain(409, refused) == "409: the ledger refused it: PAUSED: Proof-of-Charge is paused"
     invalid = {"detail": [{"loc": ["body", "reason"], "msg": "String should have at least 3"}]}
     assert explain(422, invalid) == "422: refused as invalid: reason: String should have at least 3"
+
+
+def test_a_burn_amount_is_read_exactly_and_what_is_no_amount_refused():
+    assert evch_raw("1.5") == 1_500_000 and evch_raw(" 2 ") == 2_000_000
+    assert evch_raw("0.000001") == 1 and evch_raw("1e3") == 1_000_000_000
+    for typed in ("abc", "1,5", "nan", "inf", "-Infinity", "sNaN"):  # not a traceback either
+        assert evch_raw(typed) is None, typed
 
 
 def test_the_live_charts_draw_what_the_api_answers():

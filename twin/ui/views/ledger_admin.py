@@ -8,15 +8,15 @@ import pandas as pd
 import streamlit as st
 
 from programs.proof_of_charge.amounts import BPS_ONE
-from twin.report.charts import CONFIG, supply_chart
+from twin.report.charts import naive_utc_moment, supply_chart
 from twin.report.formats import evch, evch_text, share_text
 from twin.ui import cached, ledger_charts
 from twin.ui.csms_api import CsmsApi
 from twin.ui.formats import EVCH_COLUMN, KWH_COLUMN, major, utc_column
-from twin.ui.layout import metric_rows
+from twin.ui.layout import metric_rows, show_chart
 from twin.ui.ledger_actions import actions
-from twin.ui.ledger_history import MINTED, NOT_ENDED, LedgerHistory, read_ledger_history
-from twin.ui.picker import chosen_run
+from twin.ui.ledger_history import MINTED, NOT_ENDED, LedgerHistory
+from twin.ui.picker import load_chosen_run
 from twin.ui.runs import NotARunError, RunData
 from twin.ui.settings import ui_settings
 
@@ -93,11 +93,7 @@ def _live() -> None:
 
 
 def _live_metrics(supply: dict, config: dict | None) -> None:
-    minted = (
-        supply["minted_to_drivers_raw"]
-        + supply["minted_to_operators_raw"]
-        + supply["rewards_minted_raw"]
-    )
+    minted = ledger_charts.live_minted_raw(supply)
     state = "—"
     if config is not None:
         state = "paused" if config["proof_of_charge"]["paused"] else "running"
@@ -114,37 +110,27 @@ def _live_metrics(supply: dict, config: dict | None) -> None:
 
 
 def _live_charts(supply: dict, config: dict | None, fees: dict | None) -> None:
-    st.subheader("Supply")
-    _figure(ledger_charts.live_supply(supply), NOTHING_MINTED)
+    show_chart(ledger_charts.live_supply(supply), NOTHING_MINTED, title="Supply")
     st.subheader("Minted vs verified energy")
     if config is None:
         st.info("The rates are unknown: the config could not be read.")
     else:
         rates = config["proof_of_charge"]["rates"]
         base = rates["mint_rate_raw_per_kwh"] * (rates["driver_bps"] + rates["operator_bps"])
-        _figure(ledger_charts.live_energy(supply, base // BPS_ONE), NOTHING_MINTED)
+        show_chart(ledger_charts.live_energy(supply, base // BPS_ONE), NOTHING_MINTED)
     st.subheader("Withheld fees")
     if fees is None:
         st.info("The withheld fees are unknown: they could not be read.")
     else:
-        _figure(ledger_charts.live_fees(fees), "No platform fee has been withheld yet.")
+        show_chart(ledger_charts.live_fees(fees), "No platform fee has been withheld yet.")
 
 
 # -- a run directory -------------------------------------------------------------------------
 
 
-@st.cache_data(show_spinner=False, max_entries=cached.RUNS_KEPT)
-def _history(path: str, stamp: int, _run: RunData) -> LedgerHistory:
-    return read_ledger_history(_run)
-
-
 def _run() -> None:
-    info = chosen_run()
-    try:
-        run = cached.run_data(info)
-    except NotARunError as error:
-        st.error(str(error))
-        return
+    run = load_chosen_run(cached.run_data, NotARunError)
+    info = run.info
     if run.tokens is None:
         st.info(
             "This run ran without tokens (its scenario has no `[tokens] enabled = true`): "
@@ -152,23 +138,22 @@ def _run() -> None:
         )
         return
     try:
-        history = _history(str(info.path), info.stamp, run)
+        history = cached.ledger_history(run)
         start, end = (pd.Timestamp(run.manifest[key]) for key in ("start", "end"))
     except Exception as error:  # a damaged run of any kind: say what, never a traceback
         st.error(f"The ledger history of {info.path} could not be read: {error!r}")
         return
     st.caption(f"`{info.path}`: scenario {info.scenario}, read-only history")
     _run_metrics(run, history)
-    st.subheader("Supply")
     supply = run.tokens.supply
     chart = supply_chart(
-        supply.assign(supply_evch=supply["supply_raw"].map(evch)), ledger_charts.naive_utc(end)
+        supply.assign(supply_evch=supply["supply_raw"].map(evch)), naive_utc_moment(end)
     )
-    _figure(chart.figure, chart.empty_note)
-    st.subheader("Minted vs verified energy")
-    _figure(
+    show_chart(chart.figure, chart.empty_note, title="Supply")
+    show_chart(
         ledger_charts.minted_vs_verified(history.sessions, history.base_raw_per_kwh),
         "The run had no sessions.",
+        title="Minted vs verified energy",
     )
     missed = history.sessions[history.sessions["outcome"] != MINTED]
     if not missed.empty:
@@ -177,15 +162,15 @@ def _run() -> None:
             hide_index=True,
             column_config={"verified_kwh": KWH_COLUMN},
         )
-    st.subheader("Burns")
-    _figure(
+    show_chart(
         ledger_charts.burns_over_time(history.burns),
         "No EVCH was burnt in this run (no redemption, no admin burn).",
+        title="Burns",
     )
-    st.subheader("Withheld fees")
-    _figure(
+    show_chart(
         ledger_charts.fees_over_time(history.fees, start, end),
         "No platform fee was withheld: no session was paid in EVCH.",
+        title="Withheld fees",
     )
     st.subheader("Payments in EVCH")
     _settlements(history.settlements)
@@ -221,7 +206,7 @@ def _settlements(settlements: pd.DataFrame) -> None:
     if settlements.empty:
         st.info("No session was paid in EVCH.")
         return
-    _figure(ledger_charts.settlements_per_session(settlements), "")
+    show_chart(ledger_charts.settlements_per_session(settlements), "")
     bills = zip(settlements["bill_minor"], settlements["bill_currency"], strict=True)
     table = pd.DataFrame(
         {
@@ -269,19 +254,12 @@ def _pool(history: LedgerHistory | None) -> None:
             ("Open positions", f"{len(locked):,}", f"{len(stakes):,} staked in all"),
         )
     )
-    _figure(ledger_charts.staking_by_lock(stakes), "")
+    show_chart(ledger_charts.staking_by_lock(stakes), "")
     st.dataframe(
         stakes.assign(evch=stakes["amount_raw"].map(evch)).drop(columns="amount_raw"),
         hide_index=True,
         column_config={"evch": EVCH_COLUMN, "t": utc_column("staked")},
     )
-
-
-def _figure(figure, empty_note: str) -> None:
-    if figure is None:
-        st.info(empty_note)
-    else:
-        st.plotly_chart(figure, config=CONFIG)
 
 
 main()

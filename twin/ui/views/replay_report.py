@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from twin.replay import Audit, RunDirError
 from twin.report import write_report
 from twin.report.browser import INSTALL_HINT, find_browser
-from twin.report.charts import CONFIG, charts
+from twin.report.charts import charts
 from twin.report.formats import evch, plural, share_text
 from twin.report.html import GENERATED_FROM, render_html
 from twin.ui import cached
@@ -25,8 +27,8 @@ from twin.ui.formats import (
     major,
     utc_column,
 )
-from twin.ui.layout import metric_rows
-from twin.ui.picker import chosen_run
+from twin.ui.layout import metric_rows, show_chart
+from twin.ui.picker import load_chosen_run
 
 SESSION_COLUMNS = {
     "start": utc_column("start"),
@@ -42,23 +44,15 @@ SESSION_COLUMNS = {
 def main() -> None:
     st.title("Replay report")
     st.caption(f"The regulator's view of a run. {GENERATED_FROM}")
-    info = chosen_run()
-    try:
-        with st.spinner(f"Replaying {info.path}: verifying every signed reading…"):
-            audit = cached.audit(info)
-    except RunDirError as error:
-        st.error(str(error))
-        st.stop()
+    audit = load_chosen_run(
+        cached.audit, RunDirError, "Replaying {path}: verifying every signed reading…"
+    )
     _verdict(audit)
     _exceptions(audit)
     _limits(audit)
     _differences(audit)
     for chart in charts(audit):
-        st.subheader(chart.title)
-        if chart.figure is None:
-            st.info(chart.empty_note)
-        else:
-            st.plotly_chart(chart.figure, config=CONFIG)
+        show_chart(chart.figure, chart.empty_note, title=chart.title)
     _sessions(audit)
     _downloads(audit)
 
@@ -168,24 +162,26 @@ def _sessions(audit: Audit) -> None:
 def _downloads(audit: Audit) -> None:
     st.subheader("The report")
     html, pdf = st.columns(2)
-    html.download_button(
-        "Download report.html",
-        data=lambda: render_html(audit),
-        file_name="report.html",
-        mime="text/html",
-        on_click="ignore",
-        icon=":material/download:",
-    )
+    _download(html, "report.html", lambda: render_html(audit), "text/html", ":material/download:")
     if find_browser() is None:
         pdf.caption(f"No PDF here: printing it needs headless Chromium ({INSTALL_HINT}).")
         return
-    pdf.download_button(
-        "Download report.pdf",
-        data=lambda: _pdf(audit),
-        file_name="report.pdf",
-        mime="application/pdf",
+    _download(
+        pdf, "report.pdf", lambda: _pdf(audit), "application/pdf", ":material/picture_as_pdf:"
+    )
+
+
+def _download(
+    column: DeltaGenerator, file_name: str, data: Callable[[], str | bytes], mime: str, icon: str
+) -> None:
+    # `data` runs only when clicked, and the click reruns nothing: a PDF takes Chromium seconds.
+    column.download_button(
+        f"Download {file_name}",
+        data=data,
+        file_name=file_name,
+        mime=mime,
         on_click="ignore",
-        icon=":material/picture_as_pdf:",
+        icon=icon,
     )
 
 

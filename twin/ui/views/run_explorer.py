@@ -8,14 +8,14 @@ from decimal import Decimal
 import pandas as pd
 import streamlit as st
 
-from twin.report.charts import CONFIG, price_chart, site_power_chart
+from twin.report.charts import naive_utc_moment, price_chart, site_power_chart
 from twin.report.formats import share_text
 from twin.ui import cached
 from twin.ui.charger_states import charger_states
 from twin.ui.charts import charger_timeline, mints_per_session_chart, token_flow_chart
 from twin.ui.formats import evch_exact, evch_short, major, utc_column
-from twin.ui.layout import metric_rows
-from twin.ui.picker import chosen_run
+from twin.ui.layout import metric_rows, show_chart
+from twin.ui.picker import load_chosen_run
 from twin.ui.runs import NotARunError, RunData
 
 SESSION_COLUMNS = {
@@ -38,12 +38,7 @@ SESSION_COLUMNS = {
 
 def main() -> None:
     st.title("Run explorer")
-    info = chosen_run()
-    try:
-        run = cached.run_data(info)
-    except NotARunError as error:
-        st.error(str(error))
-        st.stop()
+    run = load_chosen_run(cached.run_data, NotARunError)
     _summary(run)
     _charts(run)
     _sessions(run.sessions)
@@ -83,14 +78,14 @@ def _summary(run: RunData) -> None:
 def _charts(run: RunData) -> None:
     end = _run_end(run)
     site_power = site_power_chart(run.site_power)
-    _show(site_power.title, site_power.figure, site_power.empty_note)
-    _show(
-        "Charger states",
+    show_chart(site_power.figure, site_power.empty_note, title=site_power.title)
+    show_chart(
         charger_timeline(charger_states(run.events, end)) if end is not None else None,
         "The run recorded no charger events.",
+        title="Charger states",
     )
-    prices = price_chart(run.prices, _naive(end))
-    _show(prices.title, prices.figure, prices.empty_note)
+    prices = price_chart(run.prices, naive_utc_moment(end))
+    show_chart(prices.figure, prices.empty_note, title=prices.title)
 
 
 def _sessions(sessions: pd.DataFrame) -> None:
@@ -126,15 +121,15 @@ def _tokens(run: RunData) -> None:
         ("Platform fees", flows.payments["fee_raw"].sum()),
     ]
     metric_rows([(label, evch_short(int(raw)), evch_exact(int(raw))) for label, raw in totals])
-    _show(
-        "EVCH over the run",
-        token_flow_chart(flows, _naive(_run_end(run))),
+    show_chart(
+        token_flow_chart(flows, naive_utc_moment(_run_end(run))),
         "The ledger recorded no mint and no payment.",
+        title="EVCH over the run",
     )
-    _show(
-        "EVCH minted per session",
+    show_chart(
         mints_per_session_chart(flows),
         "The ledger recorded no Proof-of-Charge.",
+        title="EVCH minted per session",
     )
 
 
@@ -150,19 +145,6 @@ def _run_end(run: RunData) -> pd.Timestamp | None:
     if run.site_power.empty:
         return run.events["t"].max() if not run.events.empty else None
     return pd.to_datetime(run.site_power["interval_end"], utc=True).max()
-
-
-def _naive(moment: pd.Timestamp | None) -> pd.Timestamp | None:
-    """In UTC without a zone, as the charts draw times."""
-    return None if moment is None else moment.tz_convert("UTC").tz_localize(None)
-
-
-def _show(title: str, figure, empty_note: str) -> None:
-    st.subheader(title)
-    if figure is None:
-        st.info(empty_note)
-    else:
-        st.plotly_chart(figure, config=CONFIG)
 
 
 main()
