@@ -46,7 +46,7 @@ Column = float | np.ndarray  # a scalar, or one value per point as a (points, 1)
 
 
 class ModelError(ValueError):
-    """Parameter sets that cannot run side by side (different allocations or tiers)."""
+    """Parameter sets that cannot run side by side (other allocations, tiers or horizon)."""
 
 
 def simulate(
@@ -96,7 +96,7 @@ def simulate(
         + col("demand.renewable_share") * (col("minting.renewable_multiplier") - 1)
     )
     operator_per_kwh = evch_per_kwh * col("minting.operator_share")
-    # EVCH wanted for payments per kWh, at a price of one USD per EVCH
+    # what the sessions paid in EVCH owe per kWh, in USD, before stakers' discounts
     payment_usd_per_kwh = col("usage.payment_share") * kwh_price
 
     schedule = Schedules(points, days)
@@ -233,7 +233,8 @@ class Shocks:
 
 
 def shocks(run: Simulation) -> Shocks:
-    """The draws of a run: the same seed gives the same draws, whatever the parameters."""
+    """The draws of a run: the same seed gives the same draws whatever the other parameters
+    (the number of paths and the horizon shape them, so path i of 20 is not path i of 1,000)."""
     rng = np.random.default_rng(run.seed)
     return Shocks(
         station_z=rng.standard_normal(run.paths),
