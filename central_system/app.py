@@ -12,14 +12,17 @@ from datetime import datetime, timedelta
 import uvicorn
 
 from central_system.api.app import create_app
+from central_system.api.probes import probes_router
 from central_system.billing import BillingService
 from central_system.clock import Clock, SystemClock
 from central_system.config import Settings
 from central_system.domain.model import Site
+from central_system.observability.metrics import Metrics
 from central_system.ocpp.gateway import ChargerGateway
 from central_system.ocpp.server import OcppServer
 from central_system.payments import EvchPayments, EvchPeg
 from central_system.pricing import PriceInterval
+from central_system.security import ChargerCredentials
 from central_system.sessions.service import ChargingService
 from central_system.signals import NO_FEEDS, SiteFeeds
 from central_system.smart_charging.planner import SitePlanner
@@ -54,17 +57,30 @@ class CentralSystem:
             self.gateway, self.clock, interval_s=settings.replan_interval_s, signals=self._signals
         )
         self.service.listeners += [self.planner, self.billing]
+        self.metrics = Metrics()
+        self.metrics.watch_database(self.db)
+        self.service.listeners.append(self.metrics)
         self._feeds: dict[str, SiteFeeds] = {}
         self.tokens: TokenService | None = None
         self.payments: EvchPayments | None = None
-        self.ocpp = OcppServer(self.service, self.gateway, self.clock, settings, frame_observer)
+        self.credentials = ChargerCredentials(self.db, self.clock)
+        self.ocpp = OcppServer(
+            self.service,
+            self.gateway,
+            self.clock,
+            settings,
+            frame_observer,
+            self.credentials,
+            metrics=self.metrics,
+        )
         self.api = create_app(self.service, self.gateway, self)
+        self.api.include_router(probes_router(self))  # /health, /ready, /metrics
         self._api_server: uvicorn.Server | None = None
         self._api_task: asyncio.Task | None = None
 
     @property
     def ocpp_url(self) -> str:
-        return f"ws://{self.settings.host}:{self.ocpp.port}/ocpp"
+        return f"{self.ocpp.scheme}://{self.settings.host}:{self.ocpp.port}/ocpp"
 
     @property
     def api_url(self) -> str:
@@ -122,6 +138,7 @@ class CentralSystem:
         tokens.rewards = RewardClassifier(
             self.db, lambda site_id: self._feeds.get(site_id, NO_FEEDS)
         )
+        self.metrics.watch_tokens(tokens)
         tokens.start()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -138,7 +155,9 @@ class CentralSystem:
                 host=self.settings.host,
                 port=self.settings.api_port,
                 log_level="warning",
+                log_config=None,  # its records go to the root logger, as configured
                 lifespan="off",
+                timeout_graceful_shutdown=self.settings.shutdown_grace_s,
             )
             self._api_server = uvicorn.Server(config)
             self._api_task = asyncio.create_task(self._api_server.serve())
@@ -148,16 +167,22 @@ class CentralSystem:
                 await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
-        """Close chargers' connections, then commit everything queued and close the database."""
+        """Shut down telling chargers nothing untrue: the REST API stops (its requests under
+        way get ``shutdown_grace_s``); the OCPP endpoint takes no new connection and gives the
+        calls chargers wait on as long to be answered; background work stops; connections
+        close (1001 going away); every queued write is committed and the database closed.
+        Sessions under way are neither stopped nor told anything: they stay active in the
+        database, and the next start resumes them."""
         if self._api_server is not None:
             self._api_server.should_exit = True
             await self._api_task
             self._api_server = None
+        await self.ocpp.drain(self.settings.shutdown_grace_s)
         await self.planner.stop()
         await self.billing.stop()
         if self.tokens is not None:
             await self.tokens.stop()
-        await self.ocpp.stop()
+        await self.ocpp.stop(self.settings.shutdown_grace_s)
         await asyncio.to_thread(self.db.close)
 
     async def __aenter__(self) -> CentralSystem:

@@ -43,3 +43,9 @@ class Unavailable(CentralSystemError):
 
 class Forbidden(CentralSystemError):
     code = "forbidden"
+
+
+class Unauthenticated(CentralSystemError):
+    """No credential, or one that is unknown or revoked (Forbidden: known, but not allowed)."""
+
+    code = "unauthenticated"

@@ -13,8 +13,10 @@ a change through `on_limit_change` and of the next scheduled step through `next_
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +40,7 @@ from chargers_sim.smart_charging import (
 )
 from ocmf import MeterIdentity, MeterKey, ReadingReason, SignedMeterValue
 from ocppj import ConnectionLost, FrameObserver, TappedConnection
+from ocppj.redact import redacted_logger
 from ocppj.wire import to_wire_time
 
 log = logging.getLogger(__name__)
@@ -80,6 +83,30 @@ class ChargerConfig:
     # (OCMF) with a key derived from this seed and the meter serial (signed_meter.py).
     signs_meter_values: bool = True
     meter_key_seed: str = "evch"
+    # OCPP security profiles, the charger's side. 1 and 2: HTTP Basic Auth with user = the
+    # charger id and this password (1.6 AuthorizationKey, 2.0.1 BasicAuthPassword). 2 and 3: a
+    # wss:// csms_url; tls_ca_file is the CA trusted for the server's certificate (None: the
+    # system's). 3: the charger's client certificate (subject CN = its id) and key, PEM.
+    basic_auth_password: str | None = field(default=None, repr=False)
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+
+    def connect_options(self) -> dict[str, Any]:
+        """The security-related keyword arguments of `websockets...connect` for this charger."""
+        options: dict[str, Any] = {}
+        if self.basic_auth_password is not None:
+            user_password = f"{self.charger_id}:{self.basic_auth_password}".encode()
+            options["additional_headers"] = {
+                "Authorization": "Basic " + base64.b64encode(user_password).decode("ascii")
+            }
+        if self.csms_url.startswith("wss://"):
+            context = ssl.create_default_context(cafile=self.tls_ca_file)
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            if self.tls_cert_file is not None:
+                context.load_cert_chain(self.tls_cert_file, self.tls_key_file)
+            options["ssl"] = context
+        return options
 
 
 @dataclass
@@ -584,7 +611,12 @@ class EmulatedCharger:
             self._connecting = True
             try:
                 websocket = await connect(
-                    url, subprotocols=[self.subprotocol], compression=None, open_timeout=10
+                    url,
+                    subprotocols=[self.subprotocol],
+                    compression=None,
+                    open_timeout=10,
+                    logger=redacted_logger("websockets.client"),
+                    **self.config.connect_options(),
                 )
             except (OSError, InvalidHandshake, TimeoutError) as error:
                 log.info("%s: cannot connect (%s), retrying in %.0f s", self.id, error, backoff_s)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from datetime import timedelta
 from pathlib import Path
@@ -14,13 +15,20 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from central_system.access import Role, check_name, key_hash, new_api_key
 from central_system.app import CentralSystem
 from central_system.clock import SystemClock
-from central_system.config import Settings
+from central_system.config import ApiAuth, Settings
+from central_system.config_file import ConfigError, load_settings
 from central_system.domain.model import IdToken, IdTokenStatus, OcppVersion
+from central_system.errors import CentralSystemError
 from central_system.ledger import LedgerUnavailable
+from central_system.observability.logs import configure_logging
 from central_system.payments import EvchPeg
+from central_system.security import PasswordRuleError, generate_password, hash_password
 from central_system.store import Database, migrate
+from central_system.store import api_keys as api_key_repo
+from central_system.store import credentials as credentials_repo
 from central_system.store import repository as repo
 from central_system.tokens.bootstrap import BootstrapError, TokenDeployment, TokenSettings
 from central_system.tokens.settings_file import TokenSettingsError, load_token_settings
@@ -114,7 +122,15 @@ async def _validate_forever(
 
 @app.command()
 def serve(
-    # Unset options fall back to EVCH_* environment variables, then to the Settings defaults.
+    # Unset options fall back to EVCH_* environment variables, then to the --config file, then
+    # to the Settings defaults.
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="a TOML settings file, its keys the Settings fields (central_system/"
+            "evch.example.toml); EVCH_* environment variables and these options override it"
+        ),
+    ] = None,
     host: Annotated[str | None, typer.Option(help="interface (default: 127.0.0.1)")] = None,
     ocpp_port: Annotated[
         int | None, typer.Option(help="OCPP WebSocket port (default: 9000)")
@@ -128,15 +144,21 @@ def serve(
         ),
     ] = None,
     database_url: DatabaseUrl = None,
-    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
+    log_level: Annotated[
+        str | None, typer.Option(help="DEBUG, INFO, WARNING, ERROR (default: INFO)")
+    ] = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option(help="json (one object per line, for a log collector) or text (default)"),
+    ] = None,
     tokens: Annotated[
-        bool,
+        bool | None,
         typer.Option(
             "--tokens/--no-tokens",
             help="run the EVCH token service (/api/v1/token/*): deploy EVCH with new keys on "
             "the ledger at every start",
         ),
-    ] = False,
+    ] = None,
     ledger_url: Annotated[
         str | None,
         typer.Option(
@@ -152,31 +174,52 @@ def serve(
         str | None,
         typer.Option(
             envvar="EVCH_ADMIN_TOKEN",
-            help="bearer token of /api/v1/token/admin/* (unset: they refuse everyone)",
+            help="a bearer token with the admin role on the REST API, besides the API keys "
+            "(`evch db add-api-key`)",
+        ),
+    ] = None,
+    api_auth: Annotated[
+        ApiAuth | None,
+        typer.Option(
+            envvar="EVCH_API_AUTH",
+            help="REST API authentication: required (default), or off (development only: "
+            "a request without a key acts as the operator role)",
         ),
     ] = None,
 ) -> None:
-    """Run the central system: OCPP endpoint ws://HOST:OCPP_PORT/ocpp/{charger_id} and REST API."""
-    if not tokens and (ledger_url or token_settings):
-        given = "--ledger-url" if ledger_url else "--token-settings"
+    """Run the central system: OCPP endpoint ws://HOST:OCPP_PORT/ocpp/{charger_id}, REST API,
+    and /health, /ready and /metrics (Prometheus) on the API's port, until SIGTERM or Ctrl-C."""
+    flags = {
+        "host": host,
+        "ocpp_port": ocpp_port,
+        "api_port": api_port,
+        "auto_register": auto_register,
+        "database_url": database_url,
+        "admin_token": admin_token,
+        "api_auth": api_auth,
+        "log_level": log_level,
+        "log_format": log_format,
+        "tokens": tokens,
+        "ledger_url": ledger_url,
+        "token_settings": token_settings,
+    }
+    try:
+        settings = load_settings(config, {k: v for k, v in flags.items() if v is not None})
+    except ConfigError as error:
+        console.print(error.message, markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    if not settings.tokens and (settings.ledger_url or settings.token_settings):
+        given = "--ledger-url" if settings.ledger_url else "--token-settings"
         raise typer.BadParameter("only with --tokens", param_hint=given)
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    settings = _settings(
-        host=host,
-        ocpp_port=ocpp_port,
-        api_port=api_port,
-        auto_register=auto_register,
-        database_url=database_url,
-        admin_token=admin_token,
-    )
+    configure_logging(settings.log_level, settings.log_format)
     serve_tokens = None
-    if tokens:
+    if settings.tokens:
         token_config, peg = (
-            _token_settings_or_exit(token_settings) if token_settings else (TokenSettings(), None)
+            _token_settings_or_exit(settings.token_settings)
+            if settings.token_settings
+            else (TokenSettings(), None)
         )
-        serve_tokens = ServeTokens(ledger_url, token_config, peg)
+        serve_tokens = ServeTokens(settings.ledger_url, token_config, peg)
     try:
         asyncio.run(_serve(settings, serve_tokens))
     except (LedgerUnavailable, BootstrapError) as error:
@@ -186,33 +229,59 @@ def serve(
 
 
 async def _serve(settings: Settings, tokens: ServeTokens | None = None) -> None:
+    say = _Announcer(settings.log_format == "json")
     central = CentralSystem(settings, SystemClock())
     await central.start()
     ledger = None if tokens is None else open_ledger(tokens.ledger_url, central.clock)
     try:
         if tokens is not None:
-            _print_deployment(await attach_token_service(central, ledger, tokens))
+            deployment = await attach_token_service(central, ledger, tokens)
+            if say.json_lines:
+                say("EVCH deployed", deployment=deployment.as_dict())
+            else:
+                _print_deployment(deployment)
             where = tokens.ledger_url or "the embedded LiteSVM (in this process, gone at exit)"
-            console.print(f"EVCH  on {where}")
-            if not settings.admin_token:
-                console.print("no --admin-token: /api/v1/token/admin/* refuse everyone")
-        console.print(f"OCPP  {central.ocpp_url}/{{charger_id}}  (ocpp1.6, ocpp2.0.1)")
-        console.print(f"API   {central.api_url}  (OpenAPI: {central.api_url}/openapi.json)")
+            say(f"EVCH  on {where}", ledger=tokens.ledger_url or "embedded")
+        ocpp_url, api_url = central.ocpp_url, central.api_url
+        say(f"OCPP  {ocpp_url}/{{charger_id}}  (ocpp1.6, ocpp2.0.1)", ocpp_url=ocpp_url)
+        say(f"API   {api_url}  (OpenAPI: {api_url}/openapi.json)", api_url=api_url)
+        if settings.api_auth is ApiAuth.OFF:
+            say("auth  OFF (development): a request without a key acts as operator")
+        else:
+            say("auth  `Authorization: Bearer <key>` (evch db add-api-key)")
         await _until_stopped()
-        console.print("shutting down: closing charger connections, committing queued writes")
+        say("shutting down: closing charger connections, committing queued writes")
     finally:
         await central.stop()  # the token service first, then its ledger
         if ledger is not None:
             await ledger.close()
 
 
+class _Announcer:
+    """What `evch serve` tells its operator: a line on the console, or with JSON logs a log
+    record (so that every line on stderr stays one JSON object)."""
+
+    def __init__(self, json_lines: bool) -> None:
+        self.json_lines = json_lines
+        self._log = logging.getLogger("evch.serve")
+
+    def __call__(self, text: str, **fields: object) -> None:
+        if self.json_lines:
+            self._log.info(" ".join(text.split()), extra=fields)
+        else:
+            console.print(text)
+
+
 async def _until_stopped() -> None:
-    """Return on SIGINT (Ctrl-C) or SIGTERM."""
+    """Return on SIGINT (Ctrl-C) or SIGTERM; a second one ends the process at once."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    for sig in signals:
+        loop.remove_signal_handler(sig)  # back to the defaults: a second signal is not ignored
 
 
 @app.command()
@@ -236,15 +305,56 @@ def run(
         typer.Option(help="run directory (default: runs/<scenario file name without .toml>)"),
     ] = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING, ERROR")] = "ERROR",
+    realtime: Annotated[
+        bool,
+        typer.Option(
+            "--realtime",
+            help="pace the run by the wall clock (SimPy RealtimeEnvironment) instead of "
+            "virtual time",
+        ),
+    ] = False,
+    speed: Annotated[
+        float,
+        typer.Option(min=0.001, help="with --realtime: simulated seconds per wall second"),
+    ] = 1.0,
+    csms_url: Annotated[
+        str | None,
+        typer.Option(
+            help="with --realtime: an external CSMS's OCPP endpoint, e.g. "
+            "ws://HOST:9000/ocpp (HIL; default: a CSMS in this process)"
+        ),
+    ] = None,
+    api_url: Annotated[
+        str | None,
+        typer.Option(help="with --csms-url: its REST API, e.g. http://HOST:8000/api/v1"),
+    ] = None,
+    api_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="EVCH_API_TOKEN",
+            help="with --api-url: the bearer credential sent to it (registering meter keys and "
+            "sites needs the admin role)",
+        ),
+    ] = None,
 ) -> None:
     """Run a scenario end to end (twin, emulated chargers, CSMS) and write its run directory."""
-    from twin.runner import run_scenario
+    from twin.runner import RealtimeOptions, RunModeError, run_scenario
 
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if not realtime and (csms_url or api_url or speed != 1.0):
+        given = "--csms-url" if csms_url else "--api-url" if api_url else "--speed"
+        raise typer.BadParameter("only with --realtime", param_hint=given)
+    if api_url and not csms_url:
+        raise typer.BadParameter("only with --csms-url", param_hint="--api-url")
     loaded = _load_or_exit(scenario_file)
     out_dir = out or Path("runs") / scenario_file.stem
+    options = (
+        RealtimeOptions(speed=speed, csms_url=csms_url, api_url=api_url, api_token=api_token)
+        if realtime
+        else None
+    )
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -256,10 +366,17 @@ def run(
         start = loaded.scenario.start_at
 
         def advance(simulated_s: float, total_s: float) -> None:
-            at = (start + timedelta(seconds=simulated_s)).strftime("%Y-%m-%d %H:%M")
+            if csms_url:  # the run starts at the wall clock's now: show the time into it
+                at = f"+{timedelta(seconds=round(simulated_s))}"
+            else:
+                at = (start + timedelta(seconds=simulated_s)).strftime("%Y-%m-%d %H:%M")
             progress.update(task, completed=simulated_s / total_s, at=at)
 
-        summary = asyncio.run(run_scenario(loaded, out_dir, advance))
+        try:
+            summary = asyncio.run(run_scenario(loaded, out_dir, advance, options))
+        except RunModeError as error:
+            console.print(str(error), markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
     _print_summary(summary)
 
 
@@ -308,6 +425,8 @@ def _print_audit(audit, files) -> None:
         table.add_row(
             "unverified", f"{session.charger_id} {session.transaction_ref}: {session.reason}"
         )
+    if audit.real_chargers:
+        table.add_row("real chargers", ", ".join(audit.real_chargers) + " (frames not recorded)")
     for limit in audit.limits:
         verdict = "within" if limit.compliant else f"OVER in {limit.intervals_over} intervals"
         table.add_row(
@@ -403,6 +522,15 @@ def _print_summary(summary) -> None:
                 f"{minted.sessions_paid} sessions, {minted.paid_raw / 10**6:,.6f} EVCH "
                 f"({minted.fees_raw / 10**6:,.6f} EVCH platform fees)",
             )
+    if summary.real_chargers:
+        table.add_row("real chargers", ", ".join(summary.real_chargers))
+    if summary.lag is not None:
+        lag = summary.lag
+        table.add_row(
+            "real-time lag",
+            f"p50 {lag.p50_ms:,.1f} ms, p99 {lag.p99_ms:,.1f} ms, max {lag.max_ms:,.1f} ms "
+            f"behind the wall clock ({lag.events:,} events before the end)",
+        )
     table.add_row("OCPP frames", f"{summary.frames:,}")
     table.add_row("wall time", f"{summary.wall_s:,.1f} s")
     table.add_row(
@@ -433,6 +561,40 @@ def add_charger(
     console.print(f"charger {charger_id} registered")
 
 
+@db_app.command("set-charger-password")
+def set_charger_password(
+    charger_id: str,
+    generate: Annotated[
+        bool, typer.Option(help="generate a random 40-character password and print it once")
+    ] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set a registered charger's Basic Auth password (prompted, or from EVCH_CHARGER_PASSWORD).
+
+    Only its salted scrypt hash is stored. OCPP wants 16 to 40 characters from a-z, A-Z, 0-9
+    and *-_=:+|@. Never an argument: command lines end up in shell histories and `ps`.
+    """
+    password = os.environ.get("EVCH_CHARGER_PASSWORD")
+    if generate:
+        password = generate_password()
+    elif password is None:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        stored = hash_password(password)
+    except PasswordRuleError as error:
+        console.print(str(error), style="red", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    db = _migrated(database_url)
+    try:
+        db.run(credentials_repo.set_charger_password, charger_id, stored, SystemClock().now())
+    except LookupError as error:
+        console.print(error.args[0], style="red", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    console.print(f"charger {charger_id}: password set (stored hashed)", markup=False)
+    if generate:
+        print(password)  # stdout, once: configure it on the charger now
+
+
 @db_app.command("add-token")
 def add_token(
     id_token: str,
@@ -444,6 +606,49 @@ def add_token(
     status = IdTokenStatus.BLOCKED if blocked else IdTokenStatus.ACTIVE
     db.run(repo.upsert_id_token, IdToken(id_token, "ISO14443", status))
     console.print(f"id token {id_token} is {status.value}")
+
+
+@db_app.command("add-api-key")
+def add_api_key(
+    name: Annotated[str, typer.Argument(help="who or what uses the key, e.g. billing-export")],
+    role: Annotated[Role, typer.Option(help="what the key may do (see the README)")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Make a REST API key and print it once (only its SHA-256 is stored)."""
+    try:
+        check_name(name)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="NAME") from None
+    key = new_api_key()
+    db = _migrated(database_url)
+    try:
+        db.run(api_key_repo.add_api_key, name, role, key_hash(key), SystemClock().now())
+    except CentralSystemError as error:
+        console.print(error.message, markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    console.print(f"API key {name} ({role.value}): shown once, keep it now")
+    print(key)  # stdout, once: `Authorization: Bearer <key>`
+
+
+@db_app.command("revoke-api-key")
+def revoke_api_key(name: str, database_url: DatabaseUrl = None) -> None:
+    """Revoke a REST API key for good: it is refused from its next request on."""
+    db = _migrated(database_url)
+    revoked = db.run(api_key_repo.revoke_api_key, name, SystemClock().now())
+    if revoked is None:
+        console.print(f"no API key named {name!r}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    console.print(f"API key {name} revoked at {revoked.revoked_at:%Y-%m-%d %H:%M:%S %Z}")
+
+
+@db_app.command("list-api-keys")
+def list_api_keys(database_url: DatabaseUrl = None) -> None:
+    """The REST API keys: name, role, created, revoked (never the keys)."""
+    table = Table("name", "role", "created", "revoked")
+    for key in _migrated(database_url).run(api_key_repo.list_api_keys):
+        revoked = "" if key.active else f"{key.revoked_at:%Y-%m-%d %H:%M}"
+        table.add_row(key.name, key.role.value, f"{key.created_at:%Y-%m-%d %H:%M}", revoked)
+    Console().print(table)
 
 
 def _migrated(database_url: str | None) -> Database:

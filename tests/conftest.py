@@ -73,7 +73,11 @@ def sqlite_url(tmp_path) -> str:
 
 
 def csms_settings(database_url: str, **overrides) -> Settings:
-    return Settings(**({"database_url": database_url, "ocpp_port": 0, "api_port": 0} | overrides))
+    """Settings of a test central system. Its REST API runs with `api_auth="off"` (a call
+    without a key acts as the operator), as the tests of each feature call it; authentication
+    as `evch serve` requires it is tested in test_api_roles.py."""
+    defaults = {"database_url": database_url, "ocpp_port": 0, "api_port": 0, "api_auth": "off"}
+    return Settings(**(defaults | overrides))
 
 
 async def seed_tokens(csms: CentralSystem) -> None:

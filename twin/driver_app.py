@@ -13,6 +13,7 @@ from datetime import datetime
 from central_system.app import CentralSystem
 from central_system.domain.tokens import KycStatus, Settlement
 from central_system.errors import Conflict
+from twin.csms_client import CsmsApi, CsmsApiError
 
 
 class DriverApp:
@@ -59,3 +60,25 @@ class DriverApp:
             return await central.payments.pay(owner, session.session_id)
         except Conflict:  # no EVCH price, or refused (e.g. another session spent the balance)
             return None
+
+
+class RestDriverApp:
+    """The drivers' app against an external central system (HIL): over its REST API. It tells
+    the driver's plans; EVCH payments stay with the CSMS's own token service (not paid here)."""
+
+    def __init__(self, api: CsmsApi) -> None:
+        self._api = api
+
+    async def tell_needs(
+        self, charger_id: str, transaction_id: str, departure: datetime, wh: float
+    ) -> None:
+        session = await self._api.find_session(charger_id, transaction_id)
+        if session is not None:
+            try:
+                await self._api.set_driver_needs(session.session_id, departure, round(wh))
+            except CsmsApiError as error:
+                if error.status != 409:  # 409: the session ended meanwhile
+                    raise
+
+    async def pay(self, charger_id: str, transaction_id: str) -> Settlement | None:
+        return None

@@ -1,7 +1,8 @@
 """The emulated chargers of a scenario and which of their EVSEs are taken.
 
 Occupancy is the twin's own view (an EV is parked there), kept apart from the chargers' OCPP
-state: a bay is taken from the moment an EV claims it until the EV has left.
+state: a bay is taken from the moment an EV claims it until the EV has left. The real chargers
+of a HIL run ([[hardware]]) have bays too, without an emulated charger behind them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class Bay:
     """One EVSE of one charger: where an EV parks and plugs in."""
 
     spec: ExpandedCharger
-    charger: EmulatedCharger
+    charger: EmulatedCharger | None  # None: a real charger (spec.real), driven via the CSMS
     evse_id: int
 
     @property
@@ -61,6 +62,11 @@ class Fleet:
             self.chargers[spec.charger_id] = charger
             self._bays.setdefault(site.id, []).extend(
                 Bay(spec, charger, evse_id) for evse_id in range(1, spec.evses + 1)
+            )
+        for site, spec in scenario.hardware_chargers():
+            self.specs[spec.charger_id] = spec
+            self._bays.setdefault(site.id, []).extend(
+                Bay(spec, None, evse_id) for evse_id in range(1, spec.evses + 1)
             )
 
     def __iter__(self) -> Iterator[EmulatedCharger]:

@@ -2,6 +2,11 @@
 
 The central system runs in-process on the scenario's virtual clock, with its own SQLite
 database in the run directory; the emulated chargers connect to it over real WebSockets.
+
+Real-time runs (`RealtimeOptions`) pace SimPy by the wall clock (twin/realtime.py); with an
+external CSMS (a HIL rig) the fleet connects to it instead, onboarding goes through its REST API
+(twin/csms_link.py), and the scenario's real chargers ([[hardware]]) are driven through it
+(twin/hardware.py).
 """
 
 from __future__ import annotations
@@ -10,8 +15,8 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +25,7 @@ import pandas as pd
 import simpy
 
 from central_system.app import CentralSystem
-from central_system.config import Settings
-from central_system.domain.model import (
-    ChargingSession,
-    IdToken,
-    IdTokenStatus,
-    Site,
-    Verification,
-)
+from central_system.domain.model import ChargingSession, Verification
 from central_system.pricing import Money
 from central_system.signals import SiteFeeds
 from central_system.tokens.bootstrap import LAMPORTS_PER_SOL, TokenAuthorities, bootstrap
@@ -35,11 +33,14 @@ from central_system.tokens.service import TokenService
 from twin.arrivals import Arrival, generated_arrivals, replayed_arrivals
 from twin.clock import VirtualClock
 from twin.conductor import Conductor
-from twin.driver_app import DriverApp
+from twin.csms_client import CsmsApi
+from twin.csms_link import ExternalCsms, InProcessCsms
 from twin.ev import ChargingCurve
 from twin.ev_catalogue import EvModel, load_ev_models
 from twin.fleet import Fleet
+from twin.hardware import CsmsHardware
 from twin.quiescence import Quiescence
+from twin.realtime import LagStats, RealtimeClock, RealtimeConductor, SteppedRealtimeEnvironment
 from twin.recorder import RunRecorder
 from twin.scenario import Fault, LoadedScenario, Scenario, SessionsCsvArrivals
 from twin.scenario import Site as SiteSpec
@@ -75,6 +76,11 @@ class RunSummary:
     verified: int = 0
     unverified: dict[str, int] = field(default_factory=dict)
     tokens: Reconciliation | None = None  # with [tokens] enabled
+    # Real-time runs: how late events due before the end were processed, and all events (with
+    # the end, when every EV still there leaves at once, and the wind-down after it).
+    lag: LagStats | None = None
+    lag_with_end: LagStats | None = None
+    real_chargers: tuple[str, ...] = ()  # HIL: the chargers the twin did not emulate
 
     @property
     def speedup(self) -> float:
@@ -131,48 +137,118 @@ def _distribution(spec) -> tuple[float, float, float, float | None]:
     return (spec.mean, spec.sd, spec.min, spec.max)
 
 
+@dataclass(frozen=True)
+class RealtimeOptions:
+    """A run paced by the wall clock (`evch run --realtime`).
+
+    Without `csms_url` the central system still runs in-process (on the twin's real-time clock,
+    on the scenario's dates). With it, the fleet connects to that external CSMS, which the twin
+    reaches over OCPP and `api_url` only (HIL); the run then starts at the wall clock's now
+    (timestamps agree with the CSMS's and the real chargers' at speed 1), the scenario's
+    arrivals moved along with it.
+    """
+
+    speed: float = 1.0  # simulated seconds per wall second
+    csms_url: str | None = None  # ws://HOST:PORT/ocpp (charger ids are appended)
+    api_url: str | None = None  # http://HOST:PORT/api/v1
+    api_token: str | None = None  # sent as `Authorization: Bearer ...`
+    real_poll_s: float = 60.0  # how often a real charger's measured power is read (simulated s)
+
+    @property
+    def external(self) -> bool:
+        return self.csms_url is not None
+
+
+class RunModeError(ValueError):
+    """The scenario cannot run in the mode asked for (e.g. hardware without an external CSMS)."""
+
+
+def check_mode(scenario: Scenario, realtime: RealtimeOptions | None) -> None:
+    external = realtime is not None and realtime.external
+    if scenario.hardware and not external:
+        raise RunModeError(
+            "the scenario lists real chargers ([[hardware]]): run it with --realtime and the "
+            "rig's CSMS (--csms-url, --api-url)"
+        )
+    if external and realtime.api_url is None:
+        raise RunModeError("an external CSMS (--csms-url) needs its REST API too (--api-url)")
+    if external and scenario.tokens.enabled:
+        raise RunModeError(
+            "[tokens] runs the twin's own ledger beside its in-process CSMS; against an "
+            "external CSMS, EVCH is that CSMS's (evch serve --tokens): disable [tokens]"
+        )
+
+
 async def run_scenario(
-    loaded: LoadedScenario, out_dir: Path, progress: Progress | None = None
+    loaded: LoadedScenario,
+    out_dir: Path,
+    progress: Progress | None = None,
+    realtime: RealtimeOptions | None = None,
 ) -> RunSummary:
     wall_start = time.perf_counter()
     run_started_at = datetime.now(UTC)  # for the manifest only; the run itself is virtual
     scenario = loaded.scenario
+    check_mode(scenario, realtime)
     seed = scenario.scenario.seed
     _clear(out_dir)
-    env = simpy.Environment()
-    clock = VirtualClock(env, scenario.start_at.astimezone(UTC))
-    end_s = clock.at(scenario.end_at)
+    start_utc = scenario.start_at.astimezone(UTC)
+    duration_s = (scenario.end_at - scenario.start_at).total_seconds()
+    if realtime is None:
+        env = simpy.Environment()
+        clock: VirtualClock | RealtimeClock = VirtualClock(env, start_utc)
+    else:
+        env = SteppedRealtimeEnvironment(realtime.speed)
+        clock = RealtimeClock(env, start_utc, wall_anchored=realtime.external)
     models = load_ev_models(scenario.ev_population.models_file)
     arrivals, skipped = arrivals_of(scenario, models, np.random.default_rng(seed))
 
     recorder = RunRecorder(out_dir, clock.now)
     recorder.write_scenario(loaded.text)
     quiescence = Quiescence()
-    settings = Settings(
-        database_url=f"sqlite:///{(out_dir / 'csms.sqlite').resolve()}",
-        host="127.0.0.1",
-        ocpp_port=0,
-        heartbeat_interval_s=scenario.timing.heartbeat_interval_s,
-        replan_interval_s=scenario.timing.replan_interval_s,
-    )
-    central = CentralSystem(settings, clock, quiescence.observer("csms", recorder.frame))
-    await central.start(with_api=False)
-    tokens = (
-        await _start_tokens(central, scenario, clock, out_dir) if scenario.tokens.enabled else None
-    )
+    api = None
+    if realtime is not None and realtime.external:
+        api = CsmsApi(realtime.api_url, realtime.api_token)
+        csms: InProcessCsms | ExternalCsms = ExternalCsms(
+            realtime.csms_url, api, quiescence, recorder
+        )
+    else:
+        csms = InProcessCsms(scenario, clock, out_dir, quiescence, recorder)
+    await csms.start()
+    tokens = None
+    if isinstance(csms, InProcessCsms) and scenario.tokens.enabled:
+        tokens = await _start_tokens(csms.central, scenario, clock, out_dir)
     fleet = Fleet(
         scenario,
         clock,
-        central.ocpp_url,
-        quiescence.observer("charger"),
+        csms.ocpp_url,
+        csms.charger_observer,
         np.random.default_rng([seed, 1]),  # a stream of its own: bay choice
     )
     quiescence.watch_connections(fleet.connecting)
-    quiescence.watch_threads(lambda: central.db.busy)
     power = SitePowerLog()
+    conductor: Conductor | RealtimeConductor | None = None
+    visits: VisitProcess | None = None
     try:
-        await _onboard(central, fleet, scenario, quiescence)
-        conductor = Conductor(env, quiescence)
+        feeds = {site.id: feeds_of(scenario, site) for site in scenario.sites}
+        await csms.onboard(fleet, scenario, feeds, drivers_of(scenario))
+        if isinstance(clock, RealtimeClock):
+            # Time runs while the chargers boot, so their timers (meter values, heartbeats)
+            # are spread as their boots are, not all due at the same instant.
+            conductor = RealtimeConductor(env, clock)
+            clock.go()
+            conductor.begin()
+        else:
+            conductor = Conductor(env, quiescence)
+        await _power_on(fleet, quiescence)
+        if api is not None:  # the rig's chargers boot by themselves: were they there?
+            for real in scenario.hardware:
+                online = await api.charger_online(real.id)
+                recorder.event("real_charger", charger_id=real.id, site_id=real.site, online=online)
+        # The scenario's time starts once every charger is up (virtual runs: at once).
+        start_s = await conductor.catch_up() if isinstance(conductor, RealtimeConductor) else 0.0
+        run_start = clock.start + timedelta(seconds=start_s)
+        end_s = start_s + duration_s
+        arrivals = _moved(arrivals, run_start - start_utc)
         population = scenario.ev_population
         visits = VisitProcess(
             env,
@@ -192,31 +268,46 @@ async def run_scenario(
                     if isinstance(scenario.arrivals, SessionsCsvArrivals)
                     else "any_free"
                 ),
+                real_poll_s=realtime.real_poll_s if realtime else 60.0,
             ),
-            app=DriverApp(central, seed, scenario.tokens.evch_payment_share),
+            app=csms.driver_app(seed, scenario.tokens.evch_payment_share),
+            hardware=(
+                CsmsHardware(api, {real.id: real.id_token for real in scenario.hardware})
+                if api is not None and scenario.hardware
+                else None
+            ),
         )
+        end_at = run_start + timedelta(seconds=duration_s)
         for arrival in arrivals:
-            if arrival.arrival < scenario.end_at:
+            if arrival.arrival < end_at:
                 visits.start(arrival)
         for fault in scenario.faults:
             if fault.kind == "tamper_meter":
-                env.process(_tamper(fault, fleet, conductor, recorder))
+                env.process(_tamper(fault, fleet, conductor, recorder, start_s))
             else:
-                env.process(_disconnect(fault, fleet, conductor, quiescence, recorder, end_s))
-        await conductor.run(end_s, (lambda now_s: progress(now_s, end_s)) if progress else None)
+                env.process(
+                    _disconnect(fault, fleet, conductor, quiescence, recorder, start_s, end_s)
+                )
+        await conductor.run(
+            end_s,
+            (lambda now_s: progress(max(0.0, now_s - start_s), duration_s)) if progress else None,
+        )
         for charger in fleet:  # transaction messages still queued go out before we read
             async with asyncio.timeout(60):
                 await charger.settle()
-        stored = await central.service.list_sessions(limit=1_000_000)
+        stored = await csms.stored_sessions(fleet.specs)
+        if isinstance(csms, ExternalCsms):  # its database outlives the run: this run's only
+            ours = set(_transactions(visits.visits))
+            stored = [s for s in stored if (s.charger_id, s.transaction_ref) in ours]
         minted = None
         if tokens is not None:
             async with asyncio.timeout(60):
                 await tokens.drained()
-            minted = await reconcile(tokens, stored, await central.payments.settlements())
+            minted = await reconcile(tokens, stored, await csms.central.payments.settlements())
     finally:
         for charger in fleet:
             await charger.power_off()
-        await central.stop()
+        await csms.stop()
         if tokens is not None:
             await tokens.ledger.close()
         recorder.close()
@@ -224,10 +315,14 @@ async def run_scenario(
     sessions = sessions_table(visits.visits, stored, fleet)
     recorder.write_table("sessions.parquet", sessions)
     limits = {site.id: site.grid_limit_kw for site in scenario.sites}
-    site_power = power.intervals(clock.start, end_s, scenario.timing.meter_interval_s, limits)
+    interval_s = scenario.timing.meter_interval_s
+    site_power = power.intervals(run_start, end_s, interval_s, limits, from_s=start_s)
     recorder.write_table("site_power.parquet", site_power)
     refused = Counter(v.refused for v in visits.visits if v.refused)
     wall_s = time.perf_counter() - wall_start
+    lag = lag_with_end = None
+    if isinstance(conductor, RealtimeConductor):
+        lag, lag_with_end = conductor.lag(before_s=end_s), conductor.lag()
     summary = RunSummary(
         out_dir=out_dir,
         arrivals=len(visits.visits),
@@ -235,20 +330,23 @@ async def run_scenario(
         refused=dict(sorted(refused.items())),
         energy_kwh=float(sessions["energy_wh"].sum()) / 1000.0 if len(sessions) else 0.0,
         peak_kw={site: round(kw / 1000.0, 3) for site, kw in power.peak_kw().items()},
-        simulated_s=end_s,
+        simulated_s=duration_s,
         wall_s=wall_s,
         frames=recorder.frame_count,
         billed=billed_by_currency(stored),
         verified=sum(s.verification is Verification.VERIFIED for s in stored),
         unverified=unverified_by_reason(stored),
         tokens=minted,
+        lag=lag,
+        lag_with_end=lag_with_end,
+        real_chargers=tuple(spec.charger_id for _, spec in scenario.hardware_chargers()),
     )
     recorder.write_manifest(
         scenario=scenario.scenario.name,
         scenario_sha256=loaded.sha256,
         seed=seed,
-        start=scenario.start_at.isoformat(),
-        end=scenario.end_at.isoformat(),
+        start=run_start.astimezone(scenario.zone).isoformat(),
+        end=(run_start + timedelta(seconds=duration_s)).astimezone(scenario.zone).isoformat(),
         run_started_at=run_started_at.isoformat(),
         wall_time_s=round(wall_s, 3),
         steps=conductor.steps,
@@ -264,12 +362,80 @@ async def run_scenario(
         unverified_sessions=summary.unverified,
         tokens=None if minted is None else minted.as_dict(),
         ledger=None if tokens is None else tokens.deployment.as_dict(),
+        **_realtime_manifest(scenario, realtime, summary),
     )
     return summary
 
 
+def _realtime_manifest(
+    scenario: Scenario, realtime: RealtimeOptions | None, summary: RunSummary
+) -> dict[str, Any]:
+    """The manifest's account of time and of the central system (only for real-time runs)."""
+    if realtime is None:
+        return {}
+    return {
+        "time": "realtime",
+        "realtime": {
+            "speed": realtime.speed,
+            "csms": realtime.csms_url or "in-process",
+            "api_url": realtime.api_url,
+            "scenario_start": scenario.start_at.isoformat(),
+            # Wall-clock lag of the events due before the end of the run, then of them all.
+            "lag": None if summary.lag is None else summary.lag.as_dict(),
+            "lag_with_end": None
+            if summary.lag_with_end is None
+            else summary.lag_with_end.as_dict(),
+        },
+        # The chargers of the rig the twin did not emulate: no frames of theirs are recorded
+        # (they talk to the CSMS directly); their sessions are marked real in sessions.parquet.
+        "hardware": [
+            {
+                "charger_id": spec.charger_id,
+                "site_id": spec.site_id,
+                "protocol": spec.protocol,
+                "evses": spec.evses,
+                "max_power_kw": spec.max_power_kw,
+                "real": True,
+            }
+            for _, spec in scenario.hardware_chargers()
+        ],
+    }
+
+
+def _transactions(visits: list[Visit]) -> list[tuple[str, str]]:
+    """(charger id, transaction ref) of every transaction the run's visits saw."""
+    found = []
+    for visit in visits:
+        if visit.bay is None:
+            continue
+        if visit.real_session is not None:
+            found.append((visit.bay.charger_id, visit.real_session.transaction_ref))
+        elif visit.transaction is not None and visit.transaction.transaction_id is not None:
+            found.append((visit.bay.charger_id, visit.transaction.transaction_id))
+    return found
+
+
+def _moved(arrivals: list[Arrival], offset: timedelta) -> list[Arrival]:
+    """The arrivals, moved to a run that starts `offset` later than the scenario says."""
+    if not offset:
+        return arrivals
+    return [
+        replace(a, arrival=a.arrival + offset, departure=a.departure + offset) for a in arrivals
+    ]
+
+
+async def _power_on(fleet: Fleet, quiescence: Quiescence) -> None:
+    """Connect the chargers one by one: that keeps the order of boot frames fixed, so the frame
+    log is reproducible."""
+    for charger in fleet:
+        await charger.power_on()
+        await quiescence.settled()
+        if not charger.online:
+            raise RuntimeError(f"{charger.id} did not come online at the start of the run")
+
+
 async def _start_tokens(
-    central: CentralSystem, scenario: Scenario, clock: VirtualClock, out_dir: Path
+    central: CentralSystem, scenario: Scenario, clock: VirtualClock | RealtimeClock, out_dir: Path
 ) -> TokenService:
     """EVCH on the embedded ledger, every transaction recorded in ledger.jsonl."""
     ledger = RecordingLedger(out_dir / "ledger.jsonl", clock)
@@ -280,48 +446,6 @@ async def _start_tokens(
     tokens = TokenService(central.db, clock, ledger, deployment, keys, kyc)
     central.attach_tokens(tokens, scenario.tokens.evch_peg())
     return tokens
-
-
-async def _onboard(
-    central: CentralSystem, fleet: Fleet, scenario: Scenario, quiescence: Quiescence
-) -> None:
-    """Register chargers and drivers with the CSMS, then connect the chargers one by one.
-
-    One by one keeps the order of boot frames fixed, so the frame log is reproducible.
-    """
-    for charger_id, charger in fleet.chargers.items():
-        await central.service.register_charger(charger_id)
-        # The installer registers each meter's public key, as printed on the meter.
-        for evse_id, (serial, public_key_der) in charger.meter_keys().items():
-            await central.service.register_meter(charger_id, evse_id, serial, public_key_der)
-    for site in scenario.sites:
-        evse_power_w = {
-            spec.charger_id: spec.max_power_kw * 1000.0
-            for spec in fleet.specs.values()
-            if spec.site_id == site.id
-        }
-        await central.add_site(
-            Site(
-                site_id=site.id,
-                name=site.name,
-                grid_limit_w=site.grid_limit_kw * 1000.0,
-                policy=site.policy,
-                evse_power_w=evse_power_w,
-                tariff=site.tariff,
-                fx=scenario.fx,
-            ),
-            feeds_of(scenario, site),
-        )
-    for token in drivers_of(scenario):
-        await central.service.upsert_id_token(IdToken(token, "ISO14443", IdTokenStatus.ACTIVE))
-        if central.tokens is not None:  # every driver has a custodial wallet, KYC decides
-            await central.tokens.open_wallet(token)
-            await central.tokens.verify(token)
-    for charger in fleet:
-        await charger.power_on()
-        await quiescence.settled()
-        if not charger.online:
-            raise RuntimeError(f"{charger.id} did not come online at the start of the run")
 
 
 def feeds_of(scenario: Scenario, site: SiteSpec) -> SiteFeeds:
@@ -349,14 +473,15 @@ def feeds_of(scenario: Scenario, site: SiteSpec) -> SiteFeeds:
 def _disconnect(
     fault: Fault,
     fleet: Fleet,
-    conductor: Conductor,
+    conductor: Conductor | RealtimeConductor,
     quiescence: Quiescence,
     recorder: RunRecorder,
+    start_s: float,
     end_s: float,
 ) -> Generator[simpy.Event, Any, None]:
     """Fault injection: the charger's network drops for a while, then comes back."""
     charger = fleet.chargers[fault.charger]
-    yield conductor.env.timeout(fault.at_h * 3600.0)
+    yield _at(conductor.env, start_s + fault.at_h * 3600.0)
     yield conductor.act(charger.go_offline())
     quiescence.forget(charger.id)
     recorder.event("fault_start", fault=fault.kind, charger_id=charger.id)
@@ -367,14 +492,23 @@ def _disconnect(
 
 
 def _tamper(
-    fault: Fault, fleet: Fleet, conductor: Conductor, recorder: RunRecorder
+    fault: Fault,
+    fleet: Fleet,
+    conductor: Conductor | RealtimeConductor,
+    recorder: RunRecorder,
+    start_s: float,
 ) -> Generator[simpy.Event, Any, None]:
     """Fault injection: the charger inflates its stop readings after the meter signed them."""
-    yield conductor.env.timeout(fault.at_h * 3600.0)
+    yield _at(conductor.env, start_s + fault.at_h * 3600.0)
     fleet.chargers[fault.charger].tamper_wh = fault.added_wh
     recorder.event(
         "fault_start", fault=fault.kind, charger_id=fault.charger, added_wh=fault.added_wh
     )
+
+
+def _at(env: simpy.Environment, at_s: float) -> simpy.Timeout:
+    """A timeout that fires at simulated time `at_s` (at once if that is past)."""
+    return env.timeout(max(0.0, at_s - env.now))
 
 
 def unverified_by_reason(stored: list[ChargingSession]) -> dict[str, int]:
@@ -403,6 +537,9 @@ def sessions_table(
     by_ref = {(s.charger_id, s.transaction_ref): s for s in stored}
     rows = []
     for visit in visits:
+        if visit.real_session is not None and visit.bay is not None:
+            rows.append(_real_row(visit, by_ref, fleet))
+            continue
         if visit.transaction is None or visit.bay is None:
             continue
         bay, arrival, transaction = visit.bay, visit.arrival, visit.transaction
@@ -439,6 +576,7 @@ def sessions_table(
                 "truncated": visit.truncated,
                 "ended_by_charger": visit.ended_by_charger,
                 "remapped": visit.remapped,
+                "real": False,
             }
         )
     table = pd.DataFrame(rows)
@@ -446,6 +584,47 @@ def sessions_table(
         if column in table:
             table[column] = pd.to_datetime(table[column], utc=True)
     return table
+
+
+def _real_row(
+    visit: Visit, by_ref: dict[tuple[str, str], ChargingSession], fleet: Fleet
+) -> dict[str, Any]:
+    """A real charger's session (HIL): the energy is what the charger metered, as the CSMS
+    stored it; the twin had no battery behind it."""
+    bay, arrival, seen = visit.bay, visit.arrival, visit.real_session
+    assert bay is not None and seen is not None
+    session = by_ref.get((bay.charger_id, seen.transaction_ref), seen)
+    return {
+        "session_id": session.session_id,
+        "transaction_id": session.transaction_ref,
+        "arrival_id": arrival.arrival_id,
+        "site_id": arrival.site_id,
+        "charger_id": bay.charger_id,
+        "evse_id": bay.evse_id,
+        "protocol": fleet.specs[bay.charger_id].protocol,
+        "id_token": session.id_token,  # the rig's test card, not the driver's
+        "ev_model": arrival.ev_model,
+        "arrival_soc": arrival.arrival_soc,
+        "source_session_id": arrival.source_session_id,
+        "arrival": arrival.arrival,
+        "start": visit.started_at,
+        "stop": visit.stopped_at,
+        "departure": visit.departed_at,
+        "energy_wh": session.energy_wh,
+        "csms_energy_wh": session.energy_wh,
+        "csms_state": session.state.value,
+        "cost_minor": session.total_cost_minor,
+        "currency": session.currency,
+        "displayed_cost": None,
+        "ev_energy_wh": None,
+        "efficiency": None,
+        "requested_wh": arrival.requested_wh,
+        "need_wh": arrival.need_wh,
+        "truncated": visit.truncated,
+        "ended_by_charger": visit.ended_by_charger,
+        "remapped": visit.remapped,
+        "real": True,
+    }
 
 
 def _clear(out_dir: Path) -> None:

@@ -31,21 +31,28 @@ class SitePowerLog:
         return {site: series.max() for site, series in self._site_steps().items()}
 
     def intervals(
-        self, start: datetime, end_s: float, interval_s: float, limits_kw: dict[str, float]
+        self,
+        start: datetime,
+        end_s: float,
+        interval_s: float,
+        limits_kw: dict[str, float],
+        from_s: float = 0.0,
     ) -> pd.DataFrame:
-        """Energy, mean and peak power of each site in each interval of `interval_s`."""
+        """Energy, mean and peak power of each site in each interval of `interval_s` from
+        `from_s` (the time `start`) to `end_s`."""
         rows = []
-        count = math.ceil(end_s / interval_s)
+        count = math.ceil((end_s - from_s) / interval_s)
         for site_id, steps in sorted(self._site_steps().items()):
             times, powers = steps.index.to_numpy(), steps.to_numpy()
             for n in range(count):
-                lo, hi = n * interval_s, min((n + 1) * interval_s, end_s)
+                lo = from_s + n * interval_s
+                hi = min(lo + interval_s, end_s)
                 energy_wh, peak_w = _integrate(times, powers, lo, hi)
                 rows.append(
                     {
                         "site_id": site_id,
-                        "interval_start": start + timedelta(seconds=lo),
-                        "interval_end": start + timedelta(seconds=hi),
+                        "interval_start": start + timedelta(seconds=lo - from_s),
+                        "interval_end": start + timedelta(seconds=hi - from_s),
                         "energy_wh": energy_wh,
                         "mean_power_kw": energy_wh / ((hi - lo) / 3600.0) / 1000.0,
                         "peak_power_kw": peak_w / 1000.0,

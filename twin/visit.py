@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import simpy
 
+from central_system.domain.model import ChargingSession, SessionState
 from central_system.domain.tokens import Settlement
 from chargers_sim.base import ChargerStateError, Transaction
 from twin.arrivals import Arrival
@@ -46,6 +47,8 @@ class Visit:
     # The charger ended the transaction by itself (deauthorised, reset, remote stop).
     ended_by_charger: bool = False
     remapped: str | None = None  # why a replayed session went to another bay than its station
+    # A real charger's session (HIL), as the CSMS last showed it.
+    real_session: ChargingSession | None = None
 
 
 class DriverAppPort(Protocol):
@@ -58,6 +61,22 @@ class DriverAppPort(Protocol):
     def pay(self, charger_id: str, transaction_id: str) -> Awaitable[Settlement | None]: ...
 
 
+class Measurement(Protocol):
+    session: ChargingSession
+    power_w: float
+
+
+class HardwarePort(Protocol):
+    """The real chargers of a HIL run, driven through the CSMS (twin.hardware.CsmsHardware).
+
+    `start` raises an exception with a `reason` (the refusal code) when no session opens."""
+
+    def id_token(self, charger_id: str) -> str: ...
+    def start(self, charger_id: str, evse_id: int) -> Awaitable[ChargingSession]: ...
+    def measure(self, session_id: int) -> Awaitable[Measurement]: ...
+    def stop(self, session_id: int) -> Awaitable[ChargingSession]: ...
+
+
 @dataclass(frozen=True)
 class VisitRules:
     end_s: float
@@ -67,6 +86,8 @@ class VisitRules:
     # Replay only: a station id that names no charger (or a busy one) is sent to any free bay,
     # or the arrival is refused.
     unknown_station: str = "any_free"
+    # HIL: how often the power a real charger measures is read from the CSMS (simulated s).
+    real_poll_s: float = 60.0
 
 
 class VisitProcess:
@@ -83,6 +104,7 @@ class VisitProcess:
         models: dict[str, EvModel],
         rules: VisitRules,
         app: DriverAppPort | None = None,
+        hardware: HardwarePort | None = None,
     ) -> None:
         self.env = env
         self.clock = clock
@@ -93,6 +115,7 @@ class VisitProcess:
         self.models = models
         self.rules = rules
         self.app = app
+        self.hardware = hardware
         self.visits: list[Visit] = []
         # EVs waiting between two decisions of their draw, by (charger id, EVSE id).
         self._charging: dict[tuple[str, int], simpy.Process] = {}
@@ -114,12 +137,15 @@ class VisitProcess:
 
     def _run(self, visit: Visit) -> Generator[simpy.Event, Any, None]:
         arrival, act = visit.arrival, self.conductor.act
-        yield self.env.timeout(max(0.0, self.clock.at(arrival.arrival)))
+        yield self.env.timeout(max(0.0, self.clock.at(arrival.arrival) - self.env.now))
         self._event("arrival", visit, ev_model=arrival.ev_model, need_wh=arrival.need_wh)
         bay = self._claim(visit)
         if bay is None:
             return
         visit.bay = bay
+        if bay.charger is None:  # a real charger: the CSMS starts and stops it
+            yield from self._run_real(visit)
+            return
         charger, evse_id = bay.charger, bay.evse_id
         yield act(charger.plug_in(evse_id))
         self._event("plug_in", visit)
@@ -161,6 +187,67 @@ class VisitProcess:
             if paid is not None:
                 self._event("paid_evch", visit, gross_raw=paid.gross_raw, fee_raw=paid.fee_raw)
         self._leave(visit)
+
+    def _run_real(self, visit: Visit) -> Generator[simpy.Event, Any, None]:
+        """A visit at a real charger: remote start with the rig's test card, its measured power
+        into the site's power until the EV leaves, then remote stop."""
+        arrival, bay, act = visit.arrival, visit.bay, self.conductor.act
+        assert bay is not None and self.hardware is not None
+        hardware = self.hardware
+        try:
+            session = yield act(hardware.start(bay.charger_id, bay.evse_id))
+        except Exception as error:  # the run goes on; the refusal is recorded
+            self._refuse(visit, getattr(error, "reason", "remote_start_failed"), detail=str(error))
+            self._leave(visit)
+            return
+        visit.real_session = session
+        visit.started_at = self.clock.now()
+        self._event(
+            "start",
+            visit,
+            real=True,
+            session_id=session.session_id,
+            transaction_id=session.transaction_ref,
+            id_token=hardware.id_token(bay.charger_id),
+        )
+        if self.app is not None:
+            yield act(
+                self.app.tell_needs(
+                    bay.charger_id, session.transaction_ref, arrival.departure, arrival.need_wh
+                )
+            )
+        leave_s = self.clock.at(arrival.departure)
+        if leave_s > self.rules.end_s:
+            leave_s, visit.truncated = self.rules.end_s, True
+        while self.env.now < leave_s:
+            try:
+                measured = yield act(hardware.measure(session.session_id))
+            except Exception as error:  # a missed reading, not a lost visit
+                self._event("real_measure_failed", visit, detail=str(error))
+            else:
+                visit.real_session = session = measured.session
+                self._set_power(bay, measured.power_w)
+                if session.state is not SessionState.ACTIVE:  # the charger (or CSMS) ended it
+                    visit.ended_by_charger = True
+                    visit.stopped_at = self.clock.now()
+                    self._event("stopped_by_charger", visit, real=True)
+                    yield self.env.timeout(max(0.0, leave_s - self.env.now))
+                    break
+            yield self.env.timeout(max(0.0, min(self.rules.real_poll_s, leave_s - self.env.now)))
+        if session.state is SessionState.ACTIVE:
+            self._set_power(bay, 0.0)  # the EV leaves: the charger stops delivering now
+            try:
+                visit.real_session = session = yield act(hardware.stop(session.session_id))
+            except Exception as error:  # recorded; the session stays as last seen
+                self._event("real_stop_failed", visit, detail=str(error))
+            visit.stopped_at = self.clock.now()
+            self._event("stop", visit, real=True, energy_wh=session.energy_wh)
+        self._set_power(bay, 0.0)
+        visit.meter_stop_wh = session.meter_stop_wh
+        self._leave(visit)
+
+    def _set_power(self, bay: Bay, power_w: float) -> None:
+        self.power.set(self.env.now, bay.spec.site_id, bay.charger_id, bay.evse_id, power_w)
 
     def _charge(self, visit: Visit) -> Generator[simpy.Event, Any, None]:
         """Draw what the EV accepts within the charger's limit until the driver leaves.
@@ -257,7 +344,7 @@ class VisitProcess:
         visit.departed_at = self.clock.now()
         self._event("departure", visit, truncated=visit.truncated)
         if visit.bay is not None:
-            if visit.transaction is not None:
+            if visit.transaction is not None and visit.bay.charger is not None:
                 evse = visit.bay.charger.evses[visit.bay.evse_id]
                 visit.meter_stop_wh = evse.meter.register_wh()
             self.fleet.release(visit.bay)

@@ -1,4 +1,4 @@
-"""The FastAPI application factory."""
+"""The FastAPI application factory. Who may call which route: api/auth.py."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from central_system.errors import (
     Conflict,
     Forbidden,
     NotFound,
+    Unauthenticated,
     Unavailable,
 )
 from central_system.ocpp.gateway import ChargerGateway
@@ -25,6 +26,7 @@ from central_system.sessions.service import ChargingService
 
 API_PREFIX = "/api/v1"
 HTTP_STATUS = {
+    Unauthenticated: 401,
     NotFound: 404,
     Conflict: 409,
     Forbidden: 403,
@@ -54,12 +56,14 @@ def create_app(service: ChargingService, gateway: ChargerGateway, sites: SiteMan
 
     @app.exception_handler(CentralSystemError)
     async def domain_error(_request: Request, error: CentralSystemError) -> JSONResponse:
+        status = http_status(error)
         return JSONResponse(
-            status_code=http_status(error),
+            status_code=status,
             content={"error": error.code, "message": error.message, "details": error.details},
+            headers={"WWW-Authenticate": "Bearer"} if status == 401 else None,
         )
 
-    @app.get(f"{API_PREFIX}/health", tags=["health"])
+    @app.get(f"{API_PREFIX}/health", tags=["health"])  # open, for load balancers
     async def health() -> dict:
         return {"status": "ok", "chargers_online": len(gateway.online())}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 from typing import Annotated, Protocol
 
@@ -10,12 +9,13 @@ from fastapi import Depends, Request
 
 from central_system.config import Settings
 from central_system.domain.model import Site
-from central_system.errors import Forbidden, Unavailable
+from central_system.errors import Unavailable
 from central_system.ocpp.gateway import ChargerGateway
 from central_system.payments import EvchPayments
 from central_system.pricing import PriceInterval
 from central_system.sessions.remote import RemoteControl
 from central_system.sessions.service import ChargingService
+from central_system.store import Database
 from central_system.tokens.admin import TokenAdmin
 from central_system.tokens.service import TokenService
 
@@ -24,9 +24,11 @@ class SiteManager(Protocol):
     """The sites of the central system (implemented by `central_system.app.CentralSystem`)."""
 
     settings: Settings
+    db: Database  # the API keys are read from it
     tokens: TokenService | None
     payments: EvchPayments | None
 
+    async def add_site(self, site: Site) -> Site: ...
     async def list_sites(self) -> list[Site]: ...
     async def set_site_policy(self, site_id: str, policy: str) -> Site | None: ...
     async def published_prices(
@@ -68,14 +70,6 @@ def _token_admin(request: Request) -> TokenAdmin:
     return TokenAdmin(_tokens(request))
 
 
-def _admin(request: Request) -> None:
-    """The admin routes need `Authorization: Bearer <EVCH_ADMIN_TOKEN>`."""
-    expected = request.app.state.sites.settings.admin_token
-    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    if not expected or not secrets.compare_digest(given.encode(), expected.encode()):
-        raise Forbidden("admin credential missing or wrong")
-
-
 Service = Annotated[ChargingService, Depends(_service)]
 Gateway = Annotated[ChargerGateway, Depends(_gateway)]
 Remote = Annotated[RemoteControl, Depends(_remote)]
@@ -83,4 +77,3 @@ Sites = Annotated[SiteManager, Depends(_sites)]
 Tokens = Annotated[TokenService, Depends(_tokens)]
 TokenAdminDep = Annotated[TokenAdmin, Depends(_token_admin)]
 Payments = Annotated[EvchPayments, Depends(_payments)]
-Admin = Depends(_admin)

@@ -25,7 +25,14 @@ from central_system.domain.model import (
 )
 from central_system.domain.tokens import Settlement, TokenTransaction, Wallet
 from central_system.payments import EvchQuote
-from central_system.pricing import Money, PricedInterval, PriceInterval, fraction_text
+from central_system.pricing import (
+    FxConfig,
+    Money,
+    PricedInterval,
+    PriceInterval,
+    TariffConfig,
+    fraction_text,
+)
 
 
 class ConnectorPublic(BaseModel):
@@ -269,6 +276,30 @@ class SitePublic(BaseModel):
 
 class PolicyChange(BaseModel):
     policy: str
+
+
+class SiteCreate(BaseModel):
+    """A site as the operator sets it up: its grid connection, its load-management policy, the
+    chargers behind it (what one EVSE of each delivers, W) and its tariff. A site that exists
+    is replaced."""
+
+    name: str = Field(min_length=1, max_length=200)
+    grid_limit_w: float = Field(gt=0)
+    policy: str = "uncontrolled"
+    evse_power_w: dict[str, Annotated[float, Field(gt=0)]]
+    tariff: TariffConfig | None = None
+    fx: FxConfig | None = None
+
+    def to_domain(self, site_id: str) -> Site:
+        return Site(
+            site_id=site_id,
+            name=self.name,
+            grid_limit_w=self.grid_limit_w,
+            policy=self.policy,
+            evse_power_w=dict(self.evse_power_w),
+            tariff=self.tariff,
+            fx=self.fx,
+        )
 
 
 class PricePublic(BaseModel):

@@ -71,6 +71,16 @@ class Database:
         """Whether an operation is running in a thread (a twin must not move time on then)."""
         return self.in_flight > 0
 
+    @property
+    def queued_writes(self) -> int:
+        """Writes waiting for the writer thread (those in its current batch not included)."""
+        return self._queue.qsize()
+
+    @property
+    def writing(self) -> bool:
+        """Whether the writer thread is running, so that writes get committed."""
+        return self._writer is not None and self._writer.is_alive()
+
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
         if self._writer is None:

@@ -61,6 +61,18 @@ class ChargerRow(Base):
     reported: Mapped[dict | None] = mapped_column(JSON)
 
 
+class ChargerCredentialRow(Base):
+    """A charger's Basic Auth password (security profiles 1 and 2), as a salted scrypt hash."""
+
+    __tablename__ = "charger_credentials"
+
+    charger_id: Mapped[str] = mapped_column(
+        ForeignKey("chargers.charger_id", ondelete="CASCADE"), primary_key=True
+    )
+    password_hash: Mapped[str] = mapped_column(String(255))
+    password_set_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ConnectorRow(Base):
     __tablename__ = "connectors"
 
@@ -262,3 +274,15 @@ class OperatorSettlementRow(Base):
     settled_minor: Mapped[int] = mapped_column(BigInteger)
     settled_currency: Mapped[str] = mapped_column(String(3))
     settled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApiKeyRow(Base):
+    """A REST API key: its SHA-256 only (the key is shown once, when made), and its role."""
+
+    __tablename__ = "api_keys"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -189,7 +189,7 @@ async def test_the_api_quotes_and_pays_and_lists_settlements(central):
         again = await api.post(f"/wallets/{VALID_TOKEN}/pay", json=body)
         assert again.status_code == 409
 
-        assert (await api.get("/admin/settlements")).status_code == 403
+        assert (await api.get("/admin/settlements")).status_code == 401
         auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         listed = (await api.get("/admin/settlements", headers=auth)).json()
         assert [s["session_id"] for s in listed] == [session.session_id]

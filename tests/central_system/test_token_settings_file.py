@@ -258,7 +258,7 @@ def test_the_help_shows_every_default():
         "REST API port (default: 8000)",
         "HIL rigs only; default: off)",
         "(default: the embedded LiteSVM, in this process)",
-        "(unset: they refuse everyone)",
+        "API authentication: required (default)",
     ):
         assert text in shown["serve"], text
     assert "interface [default: 127.0.0.1]" in shown["validator"]
@@ -325,8 +325,8 @@ async def test_evch_serve_with_tokens_answers_the_admin_and_refuses_others(tmp_p
             assert supply.json()["supply_raw"] == 0 and supply.json()["sessions_recorded"] == 0
             config = (await admin_get(http, "/token/admin/config")).json()
             assert config["proof_of_charge"]["rates"] == dataclasses.asdict(DOUBLE_RATE)
-            assert (await http.get("/token/admin/supply")).status_code == 403
-            assert (await admin_get(http, "/token/admin/supply", "x")).status_code == 403
+            assert (await http.get("/token/admin/supply")).status_code == 401
+            assert (await admin_get(http, "/token/admin/supply", "x")).status_code == 401
 
 
 async def test_evch_serve_bootstraps_evch_on_a_json_rpc_ledger(tmp_path: Path):

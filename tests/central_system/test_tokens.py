@@ -303,9 +303,9 @@ async def test_the_token_api_shows_balances_and_never_keys(sqlite_url):
             )
             assert staked.json()["status"] == "confirmed"
             assert (await api.get("/token/wallets/NOBODY")).status_code == 404
-            assert (await api.get("/token/admin/supply")).status_code == 403
+            assert (await api.get("/token/admin/supply")).status_code == 401
             wrong = {"Authorization": "Bearer guess"}
-            assert (await api.get("/token/admin/supply", headers=wrong)).status_code == 403
+            assert (await api.get("/token/admin/supply", headers=wrong)).status_code == 401
             admin = {"Authorization": "Bearer s3cret-admin"}
             supply = (await api.get("/token/admin/supply", headers=admin)).json()
             amounts = mint_amounts(Rates(), 6_000)

@@ -472,6 +472,87 @@ def test_cross_section_checks(tmp_path: Path) -> None:
     assert problems["sites[1].chargers[0].id"].line == line_of(text, '"AC-07"')
 
 
+def test_hardware_chargers(tmp_path: Path) -> None:
+    write_models(tmp_path)
+    text = GOOD + textwrap.dedent(
+        """
+        [[hardware]]
+        id = "lab-1"
+        site = "S1"
+        protocol = "1.6"
+        max_power_kw = 7.4
+        id_token = "HIL-CARD"
+        """
+    )
+    scenario = load_scenario(write(tmp_path, text)).scenario
+    ((site, real),) = scenario.hardware_chargers()
+    assert site.id == "S1"
+    assert real == ExpandedCharger("lab-1", "S1", "1.6", 1, 7.4, "AC", real=True)
+    assert all(not spec.real for _, spec in scenario.chargers())  # emulated ones only
+
+
+def test_hardware_problems_point_at_their_lines(tmp_path: Path) -> None:
+    write_models(tmp_path)
+    text = GOOD + textwrap.dedent(
+        """
+        [[hardware]]
+        id = "AC-03"
+        site = "S2"
+        protocol = "1.6"
+        max_power_kw = 7.4
+        id_token = "A-CARD-LONGER-THAN-20-CHARS"
+
+        [[hardware]]
+        id = "lab-2"
+        site = "S1"
+        protocol = "2.0"
+        max_power_kw = 7.4
+        id_token = "CARD"
+
+        [[hardware]]
+        id = "lab-2"
+        site = "S1"
+        protocol = "2.0.1"
+        max_power_kw = 11
+        id_token = "CARD"
+        """
+    )
+    problems = problems_of(write(tmp_path, text))
+    assert set(problems) == {
+        "hardware[0].id",
+        "hardware[0].site",
+        "hardware[0].id_token",
+        "hardware[1].protocol",
+        "hardware[2].id",
+    }
+    assert "'AC-03' is already used by an emulated charger" in problems["hardware[0].id"].message
+    assert problems["hardware[0].id"].line == line_of(text, 'id = "AC-03"')
+    assert "no site 'S2'" in problems["hardware[0].site"].message
+    assert problems["hardware[0].site"].line == line_of(text, 'site = "S2"')
+    assert problems["hardware[0].id_token"].line == line_of(text, "LONGER-THAN-20")
+    assert problems["hardware[1].protocol"].line == line_of(text, 'protocol = "2.0"')
+    assert "already used by hardware[1]" in problems["hardware[2].id"].message
+
+
+def test_hardware_needs_a_real_time_run_against_an_external_csms(tmp_path: Path) -> None:
+    from twin.runner import RealtimeOptions, RunModeError, check_mode
+
+    scenario = load_scenario(SCENARIOS / "hil_lab.toml").scenario
+    assert [real.id for real in scenario.hardware] == ["lab-wallbox-1"]
+    for mode in (None, RealtimeOptions(speed=60)):  # virtual time; real time, in-process CSMS
+        with pytest.raises(RunModeError, match="--csms-url"):
+            check_mode(scenario, mode)
+    with pytest.raises(RunModeError, match="--api-url"):
+        check_mode(scenario, RealtimeOptions(csms_url="ws://127.0.0.1:9000/ocpp"))
+    external = RealtimeOptions(csms_url="ws://h:9000/ocpp", api_url="http://h:8000/api/v1")
+    check_mode(scenario, external)
+    with_tokens = scenario.model_copy(
+        update={"tokens": scenario.tokens.model_copy(update={"enabled": True})}
+    )
+    with pytest.raises(RunModeError, match="tokens"):
+        check_mode(with_tokens, external)
+
+
 def test_replayed_site_must_exist(tmp_path: Path) -> None:
     write_models(tmp_path)
     (tmp_path / "week.csv").write_text("x\n", encoding="utf-8")

@@ -69,6 +69,10 @@ class Audit:
     prices: pd.DataFrame = field(default_factory=pd.DataFrame)
     # EVCH supply after each ledger transaction that changed it: t (UTC), supply_evch
     supply: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # HIL: real chargers of the run (the manifest's hardware). Their frames went to the CSMS,
+    # not through the twin, so their sessions are not among those rebuilt here; their measured
+    # power is in the site power.
+    real_chargers: tuple[str, ...] = ()
 
     @property
     def differences(self) -> tuple[str, ...]:

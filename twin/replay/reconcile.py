@@ -58,6 +58,7 @@ def replay(run_dir: Path, *, ledger_url: str | None = None) -> Audit:
             [(at, raw / 10**6) for at, raw in (ledger.supply if ledger else [])],
             columns=["t", "supply_evch"],
         ),
+        real_chargers=tuple(real["charger_id"] for real in manifest.get("hardware") or ()),
     )
     if ledger_url is None:
         return audit

@@ -111,6 +111,7 @@ def _summary(audit: Audit) -> str:
         ("Exceptions", _exceptions(audit.exceptions)),
         ("Grid limit", _limits(audit.limits)),
         ("Energy and tokens", escape(energy)),
+        *_real_chargers(audit.real_chargers),
         (
             "Reconciliation",
             f'<span id="verdict" class="verdict {"ok" if audit.reconciled else "bad"}">'
@@ -119,6 +120,18 @@ def _summary(audit: Audit) -> str:
     ]
     body = "\n".join(f"<tr><th>{escape(name)}</th><td>{value}</td></tr>" for name, value in rows)
     return f'<h2>Summary</h2>\n<table id="summary">\n{body}\n</table>'
+
+
+def _real_chargers(charger_ids: tuple[str, ...]) -> list[tuple[str, str]]:
+    """HIL runs: which chargers were real (not emulated, their frames not recorded)."""
+    if not charger_ids:
+        return []
+    note = (
+        "real hardware: their frames went to the CSMS directly, so their sessions are not "
+        "rebuilt here; their measured power is in the site power"
+    )
+    names = ", ".join(f"<code>{escape(c)}</code>" for c in charger_ids)
+    return [("Real chargers", f'<span id="real-chargers">{names}</span> ({escape(note)})')]
 
 
 def _exceptions(exceptions: tuple[SessionAudit, ...]) -> str:

@@ -177,6 +177,7 @@ class ExpandedCharger:
     evses: int
     max_power_kw: float  # the most one EVSE delivers
     current: Current
+    real: bool = False  # a real charger of a HIL rig ([[hardware]]), not emulated by the twin
 
 
 class ChargerSpec(_Section):
@@ -482,6 +483,31 @@ class Fault(_Section):
 
 
 # ---------------------------------------------------------------------------------------------
+# [[hardware]]
+
+
+class HardwareCharger(_Section):
+    """``[[hardware]]``: a real charger on a HIL rig. It connects to the external central
+    system by itself; the twin cannot plug a car into it, so it starts and stops its sessions
+    through the CSMS (remote start with `id_token`, remote stop at the EV's departure) and reads
+    its measured power from the CSMS."""
+
+    id: Identifier  # its charge point identity at the CSMS
+    site: Identifier  # the site (of [[sites]]) whose grid connection it is behind
+    protocol: Protocol
+    evses: Annotated[int, Field(ge=1, le=16)] = 1
+    max_power_kw: Annotated[float, Field(gt=0)]  # per EVSE
+    current: Current = "AC"
+    # The test card the twin starts its sessions with (an OCPP 1.6 idTag: at most 20 characters).
+    id_token: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+
+    def expand(self) -> ExpandedCharger:
+        return ExpandedCharger(
+            self.id, self.site, self.protocol, self.evses, self.max_power_kw, self.current, True
+        )
+
+
+# ---------------------------------------------------------------------------------------------
 # the whole file
 
 
@@ -496,6 +522,7 @@ class Scenario(_Section):
     arrivals: Arrivals
     tokens: Tokens = Tokens()
     faults: list[Fault] = []
+    hardware: list[HardwareCharger] = []  # real chargers (HIL runs only)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -560,6 +587,11 @@ class Scenario(_Section):
             for spec in site.chargers
             for charger in spec.expand(site.id)
         ]
+
+    def hardware_chargers(self) -> list[tuple[Site, ExpandedCharger]]:
+        """The real chargers ([[hardware]]) with their sites, in file order."""
+        sites = {site.id: site for site in self.sites}
+        return [(sites[real.site], real.expand()) for real in self.hardware]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -660,6 +692,27 @@ def _cross_section_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str, str
                 if own is not None and tariff.get(key) != own:
                     message = f"the tariff's {key} must be the site's ({own!r})"
                     problems.append((("sites", i, "tariff", key), "mismatch", message, tariff[key]))
+
+    real_ids: dict[str, int] = {}  # id -> index of the [[hardware]] entry that has it
+    for k, real in enumerate(_list_of_tables(data, "hardware") or []):
+        charger_id = _coerced(_ID, real.get("id"))
+        if charger_id is not None and charger_id in charger_sites:
+            where = charger_sites[charger_id]
+            message = f"charger id {charger_id!r} is already used by an emulated charger" + (
+                f" in site {where!r}" if where else ""
+            )
+            problems.append((("hardware", k, "id"), "duplicate_id", message, charger_id))
+        elif charger_id is not None and charger_id in real_ids:
+            message = (
+                f"charger id {charger_id!r} is already used by hardware[{real_ids[charger_id]}]"
+            )
+            problems.append((("hardware", k, "id"), "duplicate_id", message, charger_id))
+        elif charger_id is not None:
+            real_ids[charger_id] = k
+        site = real.get("site")
+        if all_sites_known and isinstance(site, str) and site not in site_ids:
+            message = f"no site {site!r}{_did_you_mean(site, site_ids)}"
+            problems.append((("hardware", k, "site"), "unknown_site", message, site))
 
     meta = data.get("scenario")
     duration_h = _coerced(_HOURS, meta.get("duration_h")) if isinstance(meta, Mapping) else None

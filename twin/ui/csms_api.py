@@ -55,11 +55,11 @@ class CsmsApi:
 def explain(status: int, answer: Any) -> str:
     """A refusal of the API in words, with what to do about it."""
     said = _message(answer)
-    if status == 403:
+    if status in (401, 403):  # 401: unknown token; 403: a key without the admin role
         return (
-            "403: the admin token was refused. It must be the central system's admin token "
-            "(`evch serve --admin-token`, or EVCH_ADMIN_TOKEN); a central system without one "
-            "refuses everyone."
+            f"{status}: the admin token was refused. It must be the central system's admin token "
+            "(`evch serve --admin-token`, or EVCH_ADMIN_TOKEN) or an admin API key (`evch db "
+            "add-api-key NAME --role admin`)."
         )
     if status == 503 and "not enabled" in said:  # routes/deps.py: no token service attached
         return f"503: {said}: start it with its token service, `evch serve --tokens`."

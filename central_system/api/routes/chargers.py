@@ -4,7 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
-from central_system.api.deps import Admin, Gateway, Remote, Service
+from central_system.api.auth import DENIED, Admin, Operate, Read
+from central_system.api.deps import Gateway, Remote, Service
 from central_system.api.schemas import (
     ChargerCreate,
     ChargerPublic,
@@ -16,22 +17,27 @@ from central_system.api.schemas import (
 from central_system.errors import NotFound
 from central_system.sessions.service import ChargingService
 
-router = APIRouter(prefix="/chargers", tags=["chargers"])
+router = APIRouter(prefix="/chargers", tags=["chargers"], responses=DENIED)
 
 
-@router.get("", response_model=list[ChargerPublic])
+@router.get("", response_model=list[ChargerPublic], dependencies=[Read])
 async def list_chargers(service: Service, gateway: Gateway):
     online = gateway.online()
     return [ChargerPublic.of(c, c.charger_id in online) for c in await service.list_chargers()]
 
 
-@router.post("", response_model=ChargerPublic, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=ChargerPublic,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Operate],
+)
 async def register_charger(body: ChargerCreate, service: Service, gateway: Gateway):
     charger = await service.register_charger(body.charger_id, body.ocpp_version)
     return ChargerPublic.of(charger, gateway.is_online(charger.charger_id))
 
 
-@router.get("/{charger_id}", response_model=ChargerPublic)
+@router.get("/{charger_id}", response_model=ChargerPublic, dependencies=[Read])
 async def get_charger(charger_id: str, service: Service, gateway: Gateway):
     charger = await service.get_charger(charger_id)
     if charger is None:
@@ -43,7 +49,7 @@ async def get_charger(charger_id: str, service: Service, gateway: Gateway):
     "/{charger_id}/meters/{evse_id}",
     response_model=MeterPublic,
     dependencies=[Admin],
-    responses={403: {"description": "admin credential missing or wrong"}, 404: {}, 422: {}},
+    responses={404: {}, 422: {}},
 )
 async def register_meter(
     charger_id: str, evse_id: Annotated[int, Path(ge=1)], body: MeterCreate, service: Service
@@ -58,7 +64,12 @@ async def register_meter(
     return MeterPublic.of(meter)
 
 
-@router.get("/{charger_id}/meters", response_model=list[MeterPublic], responses={404: {}})
+@router.get(
+    "/{charger_id}/meters",
+    response_model=list[MeterPublic],
+    dependencies=[Read],
+    responses={404: {}},
+)
 async def list_meters(charger_id: str, service: Service):
     """The registered meters of the charger's EVSEs, with their public keys."""
     await _known_charger(service, charger_id)
@@ -68,6 +79,7 @@ async def list_meters(charger_id: str, service: Service):
 @router.post(
     "/{charger_id}/remote-start",
     response_model=CommandStatus,
+    dependencies=[Operate],
     responses={404: {}, 409: {}, 502: {}, 503: {}},
 )
 async def remote_start(charger_id: str, body: RemoteStart, remote: Remote):

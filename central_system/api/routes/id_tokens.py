@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from central_system.api.auth import DENIED, Operate
 from central_system.api.deps import Service
 from central_system.api.schemas import IdTokenPublic
 
-router = APIRouter(prefix="/id-tokens", tags=["drivers"])
+# The drivers' id tokens start charges: the operator's (and admin's) only.
+router = APIRouter(prefix="/id-tokens", tags=["drivers"], dependencies=[Operate], responses=DENIED)
 
 
 @router.get("", response_model=list[IdTokenPublic])

@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
+from central_system.api.auth import DENIED, Operate, Read
 from central_system.api.deps import Remote, Service
 from central_system.api.schemas import CommandStatus, DriverNeeds, SessionDetail, SessionPublic
 from central_system.domain.model import SessionState
 from central_system.errors import Conflict, NotFound
 
-router = APIRouter(prefix="/sessions", tags=["sessions"])
+router = APIRouter(prefix="/sessions", tags=["sessions"], responses=DENIED)
 
 
-@router.get("", response_model=list[SessionPublic])
+@router.get("", response_model=list[SessionPublic], dependencies=[Read])
 async def list_sessions(
     service: Service,
     charger_id: str | None = None,
@@ -22,7 +23,7 @@ async def list_sessions(
     return [SessionPublic.of(s) for s in sessions]
 
 
-@router.get("/{session_id}", response_model=SessionDetail)
+@router.get("/{session_id}", response_model=SessionDetail, dependencies=[Read])
 async def get_session(session_id: int, service: Service):
     session = await service.get_session(session_id)
     if session is None:
@@ -30,7 +31,12 @@ async def get_session(session_id: int, service: Service):
     return SessionDetail.of(session, await service.session_charges(session_id))
 
 
-@router.put("/{session_id}/needs", response_model=SessionPublic, responses={404: {}, 409: {}})
+@router.put(
+    "/{session_id}/needs",
+    response_model=SessionPublic,
+    dependencies=[Operate],
+    responses={404: {}, 409: {}},
+)
 async def put_driver_needs(session_id: int, body: DriverNeeds, service: Service):
     """The driver's departure and energy (from their app); the site re-plans with them."""
     session = await service.get_session(session_id, with_readings=False)
@@ -43,7 +49,10 @@ async def put_driver_needs(session_id: int, body: DriverNeeds, service: Service)
 
 
 @router.post(
-    "/{session_id}/remote-stop", response_model=CommandStatus, responses={404: {}, 409: {}}
+    "/{session_id}/remote-stop",
+    response_model=CommandStatus,
+    dependencies=[Operate],
+    responses={404: {}, 409: {}},
 )
 async def remote_stop(session_id: int, remote: Remote):
     """Ask the charger to stop an active session."""

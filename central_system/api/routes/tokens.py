@@ -1,4 +1,5 @@
-"""/api/v1/token: EVCH balances, history and staking for holders; regulation for the admin.
+"""/api/v1/token: EVCH balances, history and staking for holders (the operator acts for them);
+supply and settlements for analysts and regulators; clawback for the admin.
 
 Keys never leave the central system: a wallet is shown by its public key and token account.
 """
@@ -7,7 +8,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from central_system.api.deps import Admin, Payments, Tokens
+from central_system.api.auth import DENIED, Admin, Audit, Operate, Read
+from central_system.api.deps import Payments, Tokens
 from central_system.api.schemas import (
     Clawback,
     EvchQuotePublic,
@@ -21,7 +23,7 @@ from central_system.api.schemas import (
 )
 from central_system.errors import NotFound
 
-router = APIRouter(prefix="/token", tags=["token"])
+router = APIRouter(prefix="/token", tags=["token"], responses=DENIED)
 
 
 async def _wallet(tokens, owner_ref: str):
@@ -31,7 +33,12 @@ async def _wallet(tokens, owner_ref: str):
     return wallet
 
 
-@router.get("/wallets/{owner_ref}", response_model=WalletPublic, responses={404: {}, 503: {}})
+@router.get(
+    "/wallets/{owner_ref}",
+    response_model=WalletPublic,
+    dependencies=[Read],
+    responses={404: {}, 503: {}},
+)
 async def get_wallet(owner_ref: str, tokens: Tokens):
     """The wallet, its EVCH balance (raw units: 1 raw = 1 mWh) and its staking discount."""
     wallet = await _wallet(tokens, owner_ref)
@@ -40,25 +47,35 @@ async def get_wallet(owner_ref: str, tokens: Tokens):
     )
 
 
-@router.get("/wallets/{owner_ref}/transactions", response_model=list[TokenTransactionPublic])
+@router.get(
+    "/wallets/{owner_ref}/transactions",
+    response_model=list[TokenTransactionPublic],
+    dependencies=[Read],
+)
 async def history(owner_ref: str, tokens: Tokens):
     await _wallet(tokens, owner_ref)
     return [TokenTransactionPublic.of(t) for t in await tokens.transactions(owner_ref)]
 
 
-@router.post("/wallets/{owner_ref}/stake", response_model=TokenTransactionPublic)
+@router.post(
+    "/wallets/{owner_ref}/stake", response_model=TokenTransactionPublic, dependencies=[Operate]
+)
 async def stake(owner_ref: str, body: StakeRequest, tokens: Tokens):
     await _wallet(tokens, owner_ref)
     return TokenTransactionPublic.of(await tokens.stake(owner_ref, body.amount_raw, body.lock_s))
 
 
-@router.post("/wallets/{owner_ref}/unstake", response_model=TokenTransactionPublic)
+@router.post(
+    "/wallets/{owner_ref}/unstake", response_model=TokenTransactionPublic, dependencies=[Operate]
+)
 async def unstake(owner_ref: str, body: UnstakeRequest, tokens: Tokens):
     await _wallet(tokens, owner_ref)
     return TokenTransactionPublic.of(await tokens.unstake(owner_ref, body.nonce))
 
 
-@router.post("/wallets/{owner_ref}/redeem", response_model=TokenTransactionPublic)
+@router.post(
+    "/wallets/{owner_ref}/redeem", response_model=TokenTransactionPublic, dependencies=[Operate]
+)
 async def redeem(owner_ref: str, body: RedeemRequest, tokens: Tokens):
     """Burn EVCH for a marketplace service."""
     await _wallet(tokens, owner_ref)
@@ -66,7 +83,10 @@ async def redeem(owner_ref: str, body: RedeemRequest, tokens: Tokens):
 
 
 @router.get(
-    "/sessions/{session_id}/quote", response_model=EvchQuotePublic, responses={404: {}, 409: {}}
+    "/sessions/{session_id}/quote",
+    response_model=EvchQuotePublic,
+    dependencies=[Read],
+    responses={404: {}, 409: {}},
 )
 async def quote(session_id: int, payments: Payments):
     """What the session costs in EVCH at the peg (the fee included)."""
@@ -76,7 +96,8 @@ async def quote(session_id: int, payments: Payments):
 @router.post(
     "/wallets/{owner_ref}/pay",
     response_model=SettlementPublic,
-    responses={403: {}, 404: {}, 409: {}, 503: {}},
+    dependencies=[Operate],
+    responses={404: {}, 409: {}, 503: {}},
 )
 async def pay(owner_ref: str, body: PayRequest, payments: Payments):
     """Pay a session in EVCH: a transfer to the operator with the platform fee withheld; the
@@ -87,15 +108,14 @@ async def pay(owner_ref: str, body: PayRequest, payments: Payments):
 @router.get(
     "/admin/settlements",
     response_model=list[SettlementPublic],
-    dependencies=[Admin],
-    responses={403: {}},
+    dependencies=[Audit],
 )
 async def settlements(payments: Payments):
     """Every session paid in EVCH and what the operator is paid for it."""
     return [SettlementPublic.of(s) for s in await payments.settlements()]
 
 
-@router.get("/admin/supply", dependencies=[Admin], responses={403: {}})
+@router.get("/admin/supply", dependencies=[Audit])
 async def supply(tokens: Tokens) -> dict[str, int]:
     """The mint's supply, withheld fees and the Proof-of-Charge program's counters."""
     return await tokens.supply()
@@ -105,10 +125,11 @@ async def supply(tokens: Tokens) -> dict[str, int]:
     "/admin/clawback",
     response_model=TokenTransactionPublic,
     dependencies=[Admin],
-    responses={403: {}, 404: {}},
+    responses={404: {}},
 )
 async def clawback(body: Clawback, tokens: Tokens):
-    """The regulator takes tokens back from a holder (the mint's permanent delegate)."""
+    """Take tokens back from a holder (the mint's permanent delegate), on a regulator's
+    order."""
     await _wallet(tokens, body.owner_ref)
     return TokenTransactionPublic.of(
         await tokens.clawback(body.owner_ref, body.amount_raw, body.reason)

@@ -215,7 +215,7 @@ def test_live_shows_the_supply_and_runs_admin_actions(csms_api_url, tmp_path, mo
 def test_a_wrong_token_or_no_api_is_explained(csms_api_url, tmp_path, monkeypatch):
     at = live(monkeypatch, tmp_path, csms_api_url, "not-the-admin-token")
     (error,) = at.error
-    assert error.value.startswith("403: the admin token was refused.")
+    assert error.value.startswith("401: the admin token was refused.")
     assert "evch serve --admin-token" in error.value
     assert not at.metric and not at.get("plotly_chart")
 

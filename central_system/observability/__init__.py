@@ -1,0 +1,1 @@
+"""What an operator watches: structured logs, Prometheus metrics and health probes."""
