@@ -44,7 +44,6 @@ import contextlib
 import hashlib
 import json
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -57,9 +56,9 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from machine import machine_info, versions
+from machine import busy_cpu_s, free_port, machine_info, progress_bar, versions
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 from solana.exceptions import SolanaRpcException
 from solana.rpc.async_api import AsyncClient
@@ -385,7 +384,7 @@ class CpuMeter:
 
     def reset(self) -> None:
         self._this, self._other = time.process_time(), self._validator_s()
-        self._machine = _busy_s()
+        self._machine = busy_cpu_s()
 
     def read(self, wall_s: float, transactions: int) -> dict:
         this_s = time.process_time() - self._this
@@ -400,16 +399,10 @@ class CpuMeter:
             figures["validator_process_cpu_ms_per_tx"] = round(1e3 * other_s / transactions, 3)
         # Everything else on the machine (another job shares the cores: the figures suffer).
         # The machine's counters tick every 10 ms: too coarse for shorter runs.
-        rest_s = _busy_s() - self._machine - this_s - other_s
+        rest_s = busy_cpu_s() - self._machine - this_s - other_s
         if wall_s >= MIN_WALL_FOR_OTHERS_S:
             figures["other_processes_cpu_pct"] = max(0, round(100 * rest_s / wall_s))
         return figures
-
-
-def _busy_s() -> float:
-    """CPU seconds the whole machine has been busy (all cores; guest time is within user)."""
-    times = psutil.cpu_times()
-    return sum(getattr(times, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq"))
 
 
 async def measure(
@@ -851,12 +844,6 @@ async def rpc_section(
         await ledger.close()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.asynccontextmanager
 async def validator_process():
     """`evch validator` as the CLI runs it, in its own process: yields (url, pid)."""
@@ -948,14 +935,7 @@ async def main(args) -> int:
     results: dict[str, dict] = {}
     units: dict[str, Any] = {}
     checks = []
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        refresh_per_second=8,
-    )
+    progress = progress_bar(console, refresh_per_second=8)
     with progress:
         # 1. the baseline, and MintTo's units beside it
         plain = plain_mint()

@@ -43,11 +43,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
+from machine import progress_bar
 from ocpp.exceptions import OCPPError
 from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from chargers_sim import ChargerConfig, EmulatedCharger, emulated_charger
@@ -747,14 +748,7 @@ async def main(args) -> int:
     targets = TARGET_SETS.get(args.target, [args.target])
     started = datetime.now()
     results: dict[str, dict] = {}
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        refresh_per_second=4,
-    ) as progress:
+    with progress_bar(console, refresh_per_second=4) as progress:
         for target in targets:
             try:
                 results[target] = await run_target(target, args, progress)

@@ -26,7 +26,6 @@ import json
 import os
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ import time
 from pathlib import Path
 
 import httpx
-from machine import machine_info, versions
+from machine import free_port, machine_info, versions
 from rich.console import Console
 from rich.table import Table
 
@@ -94,12 +93,6 @@ rate_per_hour = [{rates}]
 stay_h = {{ mean = 0.5, sd = 0.2, min = 0.1, max = 2 }}
 energy_kwh = {{ mean = 15, sd = 5, min = 2, max = 60 }}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def scenario_file(folder: Path, chargers: int, minutes: float) -> Path:

@@ -66,7 +66,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from machine import machine_info, versions
+from machine import machine_info, progress_bar, versions
 from ocpp.charge_point import snake_to_camel_case
 from pyocmf.core.ocmf import OCMF
 from pyocmf.exceptions import PyOCMFError
@@ -82,10 +82,9 @@ from rich.progress import (
 from rich.table import Table
 
 from central_system.domain.model import Verification
+from chargers_sim import ChargerConfig
 from chargers_sim.signed_meter import END_REASONS, MeterSigner, altered
 from ocmf import (
-    MeterIdentity,
-    MeterKey,
     OcmfError,
     ReadingReason,
     SignedMeterValue,
@@ -167,18 +166,10 @@ def fleet(chargers: int, v16_share: float) -> list[Charger]:
 
 
 def signer_of(charger: Charger, evse_id: int, seed: str) -> MeterSigner:
-    """The meter as chargers_sim.base builds it: its serial names the key."""
+    """The meter as the emulated charger builds it: its serial names the key."""
     _, _, _, current, model = KINDS[charger.kind]
-    identity = MeterIdentity(
-        gateway=f"EVCH {model}",
-        gateway_serial=charger.id,
-        gateway_version="1.0.0",
-        meter_vendor="EVCH",
-        meter_model="EVCH-EM-1",
-        meter_serial=f"{charger.id}-{evse_id}",
-        meter_firmware="1.0",
-    )
-    return MeterSigner(identity, MeterKey.derive(seed, identity.meter_serial), current)
+    config = ChargerConfig(charger.id, "", model=model, current=current, meter_key_seed=seed)
+    return MeterSigner.for_evse(config, evse_id)
 
 
 def v201_signed(signed: SignedMeterValue) -> dict:
@@ -780,14 +771,7 @@ def main(args: argparse.Namespace) -> int:
             step = len(records) / args.records
             records = [records[int(i * step)] for i in range(args.records)]
         parse_everything(frames_path)  # the page cache, warm for everyone
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
+        with progress_bar(console, "[bold]{task.description}", transient=True) as progress:
             a_s, a_walls, parsed = median_run(
                 lambda: parse_everything(frames_path), args.repeat, progress, "baseline A"
             )

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from machine import machine_info, versions
+from machine import busy_cpu_s, machine_info, progress_bar, versions
 from radcad_baseline import (
     FLOOR_SHARE,
     RADCAD_VERSION,
@@ -58,7 +58,7 @@ from radcad_baseline import (
     simple_params,
 )
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from twin.tokenomics import TokenomicsParams, simulate
@@ -85,20 +85,14 @@ class OthersCpu:
     2 cores makes the figures low. (The machine's counters tick every 10 ms.)"""
 
     def __enter__(self) -> OthersCpu:
-        self._start = (_busy_s(), _own_s(), time.perf_counter())
+        self._start = (busy_cpu_s(), _own_s(), time.perf_counter())
         self.pct = 0
         return self
 
     def __exit__(self, *exc: object) -> None:
         busy0, own0, t0 = self._start
-        rest_s = (_busy_s() - busy0) - (_own_s() - own0)
+        rest_s = (busy_cpu_s() - busy0) - (_own_s() - own0)
         self.pct = max(0, round(100 * rest_s / (time.perf_counter() - t0)))
-
-
-def _busy_s() -> float:
-    """CPU seconds the whole machine has been busy (all cores)."""
-    times = psutil.cpu_times()
-    return sum(getattr(times, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq"))
 
 
 def _own_s() -> float:
@@ -364,13 +358,7 @@ def main(args: argparse.Namespace) -> int:
     evch_rows: list[dict[str, Any]] = []
     radcad_rows: list[dict[str, Any]] = []
     radcad_runs: dict[str, Any] = {}
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with progress_bar(console) as progress:
         evch_rows.append(measure_evch("full", full, args.repeat, progress))  # the first call
         evch_rows.append(measure_evch("simple", simple, args.repeat, progress))
         evch_rows.append(measure_evch("simple", simple_small, args.repeat, progress))

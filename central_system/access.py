@@ -53,11 +53,6 @@ def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def matches(key: str, stored_hash: str) -> bool:
-    """Whether `key` is the key of `stored_hash`, compared in constant time."""
-    return secrets.compare_digest(key_hash(key), stored_hash)
-
-
 def check_name(name: str) -> str:
     """A key's name: 1-64 letters, digits and ``._@-``, starting with a letter or digit."""
     if not NAME.match(name):

@@ -24,7 +24,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import tomllib
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,8 +35,8 @@ from pydantic_settings import EnvSettingsSource
 
 from central_system.config import Settings
 from central_system.errors import CentralSystemError
+from central_system.toml_file import Unreadable, parse_toml, read_text
 
-_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 # The key a line defines or the table it opens: `key =`, `key.sub =`, `"key" =`, `[key]`.
 _KEY_LINE = re.compile(
     r"""^\s*(?:\[\[?\s*)?(?:(?P<bare>[A-Za-z0-9_-]+)|"(?P<quoted>[^"]*)")\s*(?:[=.\]])"""
@@ -105,17 +104,10 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, int], str]:
     """The file's settings, the line of each key, and the file's name for reports."""
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([Problem(name, None, "", "no such file")]) from None
-    except UnicodeDecodeError:
-        raise ConfigError([Problem(name, None, "", "not UTF-8 text")]) from None
-    except OSError as error:
-        raise ConfigError([Problem(name, None, "", f"cannot read: {error.strerror}")]) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError([_syntax_problem(name, error)]) from None
+        text = read_text(path)
+        data = parse_toml(text)
+    except Unreadable as error:
+        raise ConfigError([Problem(name, error.line, "", error.message)]) from None
     lines = key_lines(text)
     known = list(Settings.model_fields)
     unknown = [
@@ -165,13 +157,3 @@ def _message(detail: Any, *, secret: bool = False) -> str:
     if not secret and isinstance(value, _SCALARS) and repr(value) not in message:
         message += f" (got {value!r})"
     return message
-
-
-def _syntax_problem(name: str, error: tomllib.TOMLDecodeError) -> Problem:
-    message = str(error)
-    match = _TOML_POSITION.search(message)
-    if match is None:
-        return Problem(name, None, "", f"invalid TOML: {message}")
-    text = message[: match.start()]
-    column = match.group(2)
-    return Problem(name, int(match.group(1)), "", f"invalid TOML: {text} (column {column})")

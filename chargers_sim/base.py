@@ -38,7 +38,7 @@ from chargers_sim.smart_charging import (
     Rejection,
     share_w,
 )
-from ocmf import MeterIdentity, MeterKey, ReadingReason, SignedMeterValue
+from ocmf import ReadingReason, SignedMeterValue
 from ocppj import ConnectionLost, FrameObserver, TappedConnection
 from ocppj.redact import redacted_logger
 from ocppj.wire import to_wire_time
@@ -152,7 +152,11 @@ class EmulatedCharger:
         self.config = config
         self.clock = clock
         self.evses = {
-            n: Evse(n, EnergyMeter(clock), self._meter_signer(n))
+            n: Evse(
+                n,
+                EnergyMeter(clock),
+                MeterSigner.for_evse(config, n) if config.signs_meter_values else None,
+            )
             for n in range(1, config.evse_count + 1)
         }
         # Fault injection: Wh the charger adds to its stop readings after the meter signed them.
@@ -181,23 +185,6 @@ class EmulatedCharger:
         # must only record (it runs inside the charger's message handling).
         self.display = DriverDisplay()
         self.on_display: Callable[[DisplayedCost], None] | None = None
-
-    def _meter_signer(self, evse_id: int) -> MeterSigner | None:
-        config = self.config
-        if not config.signs_meter_values:
-            return None
-        gateway_serial = config.serial_number or config.charger_id
-        identity = MeterIdentity(
-            gateway=f"{config.vendor} {config.model}",
-            gateway_serial=gateway_serial,
-            gateway_version=config.firmware_version,
-            meter_vendor=config.vendor,
-            meter_model="EVCH-EM-1",
-            meter_serial=f"{gateway_serial}-{evse_id}",
-            meter_firmware="1.0",
-        )
-        key = MeterKey.derive(config.meter_key_seed, identity.meter_serial)
-        return MeterSigner(identity, key, config.current)
 
     def meter_keys(self) -> dict[int, tuple[str, bytes]]:
         """EVSE id -> (meter serial, public key DER): what the operator registers at

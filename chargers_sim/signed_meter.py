@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ocmf import MeterIdentity, MeterKey, ReadingReason, SignedMeterValue, build_payload
+
+if TYPE_CHECKING:
+    from chargers_sim.base import ChargerConfig
 
 # How a transaction's end reading says why it ended (OCMF TX), from the charger's stop reason.
 END_REASONS = {
@@ -17,6 +21,20 @@ END_REASONS = {
 }
 
 
+def meter_identity(config: ChargerConfig, evse_id: int) -> MeterIdentity:
+    """The meter of one EVSE, the charger its signing gateway."""
+    gateway_serial = config.serial_number or config.charger_id
+    return MeterIdentity(
+        gateway=f"{config.vendor} {config.model}",
+        gateway_serial=gateway_serial,
+        gateway_version=config.firmware_version,
+        meter_vendor=config.vendor,
+        meter_model="EVCH-EM-1",
+        meter_serial=f"{gateway_serial}-{evse_id}",
+        meter_firmware="1.0",
+    )
+
+
 class MeterSigner:
     def __init__(self, identity: MeterIdentity, key: MeterKey, current_type: str) -> None:
         self.identity = identity
@@ -24,6 +42,13 @@ class MeterSigner:
         self._current_type = current_type
         # The transaction pagination context: one number per signed record, never reused.
         self._pages = itertools.count(1)
+
+    @classmethod
+    def for_evse(cls, config: ChargerConfig, evse_id: int) -> MeterSigner:
+        """The meter of one EVSE, its key derived from the config's seed and the meter serial."""
+        identity = meter_identity(config, evse_id)
+        key = MeterKey.derive(config.meter_key_seed, identity.meter_serial)
+        return cls(identity, key, config.current)
 
     @property
     def serial(self) -> str:

@@ -8,7 +8,7 @@ import os
 import signal
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -91,12 +91,18 @@ def validator(
     asyncio.run(_validate_forever(host, port, deploy, keys_out, settings))
 
 
+def _fail(message: str, code: int, style: str | None = None) -> NoReturn:
+    """Print `message` and exit with `code`. Not as markup, nor wrapped: a path may hold
+    "[...]", and a wrapped one is not one."""
+    console.print(message, style=style, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code) from None
+
+
 def _token_settings_or_exit(path: Path) -> tuple[TokenSettings, EvchPeg | None]:
     try:
         return load_token_settings(path)
     except TokenSettingsError as error:
-        console.print(error.message, markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(error.message, 2)
 
 
 def _print_deployment(deployment: TokenDeployment) -> None:
@@ -206,8 +212,7 @@ def serve(
     try:
         settings = load_settings(config, {k: v for k, v in flags.items() if v is not None})
     except ConfigError as error:
-        console.print(error.message, markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(error.message, 2)
     if not settings.tokens and (settings.ledger_url or settings.token_settings):
         given = "--ledger-url" if settings.ledger_url else "--token-settings"
         raise typer.BadParameter("only with --tokens", param_hint=given)
@@ -223,9 +228,7 @@ def serve(
     try:
         asyncio.run(_serve(settings, serve_tokens))
     except (LedgerUnavailable, BootstrapError) as error:
-        message = f"EVCH could not be deployed: {error}"
-        console.print(message, markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        _fail(f"EVCH could not be deployed: {error}", 1)
 
 
 async def _serve(settings: Settings, tokens: ServeTokens | None = None) -> None:
@@ -375,8 +378,7 @@ def run(
         try:
             summary = asyncio.run(run_scenario(loaded, out_dir, advance, options))
         except RunModeError as error:
-            console.print(str(error), markup=False, highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+            _fail(str(error), 2)
     _print_summary(summary)
 
 
@@ -403,9 +405,7 @@ def replay(
             audit = audit_run(run_dir, ledger_url=ledger_url)
             files = write_report(audit, run_dir)
     except RunDirError as error:
-        # Not as markup, nor wrapped: a path may hold "[...]", and a wrapped one is not one.
-        console.print(str(error), style="red", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(str(error), 2, style="red")
     _print_audit(audit, files)
     if not audit.reconciled:
         raise typer.Exit(1)
@@ -481,8 +481,7 @@ def _load_or_exit(path: Path):
     try:
         return load_scenario(path)
     except ScenarioError as error:
-        console.print(error.report(), markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(error.report(), 2)
 
 
 def _print_summary(summary) -> None:

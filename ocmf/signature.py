@@ -6,10 +6,12 @@ import base64
 import binascii
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from ocmf.record import HEADER, OcmfError, OcmfRecord
 
@@ -40,7 +42,7 @@ class MeterKey:
         scalar = int.from_bytes(digest, "big") % (_P256_ORDER - 1) + 1
         return cls(ec.derive_private_key(scalar, ec.SECP256R1()))
 
-    @property
+    @cached_property
     def public_key_der(self) -> bytes:
         """SubjectPublicKeyInfo, DER: how meters print and registries list their keys."""
         return self.private_key.public_key().public_bytes(
@@ -61,8 +63,7 @@ def same_public_key(first_der: bytes, second_der: bytes) -> bool:
     if first_der == second_der:
         return True
     try:
-        first = serialization.load_der_public_key(first_der)
-        second = serialization.load_der_public_key(second_der)
+        first, second = _public_key(first_der), _public_key(second_der)
     except ValueError:
         return False
     return first.public_numbers() == second.public_numbers()
@@ -81,7 +82,7 @@ def verify_record(record: OcmfRecord, public_key_der: bytes) -> bool:
     if record.signature.get("SM", "application/x-der") != "application/x-der":
         raise OcmfError(f"unsupported signature mime type {record.signature['SM']!r}")
     try:
-        key = serialization.load_der_public_key(public_key_der)
+        key = _public_key(public_key_der)
     except ValueError as error:
         raise OcmfError(f"the public key is not a DER SubjectPublicKeyInfo: {error}") from None
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, curve):
@@ -92,6 +93,12 @@ def verify_record(record: OcmfRecord, public_key_der: bytes) -> bool:
     except InvalidSignature:
         return False
     return True
+
+
+@lru_cache(maxsize=4096)
+def _public_key(der: bytes) -> PublicKeyTypes:
+    """A DER key loaded once: a meter's key verifies every record it signs."""
+    return serialization.load_der_public_key(der)
 
 
 def _decode(data: str, encoding: str) -> bytes:

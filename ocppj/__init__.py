@@ -5,6 +5,12 @@ peers can share it without knowing each other: spec-named CALLERRORs per protoco
 tolerance of harmless extra fields from real hardware, deterministic message ids and a frame tap.
 """
 
-from ocppj.endpoint import ConnectionLost, FrameObserver, RpcEndpoint, TappedConnection
+from ocppj.endpoint import (
+    ConnectionLost,
+    FrameObserver,
+    MessageTap,
+    RpcEndpoint,
+    TappedConnection,
+)
 
-__all__ = ["ConnectionLost", "FrameObserver", "RpcEndpoint", "TappedConnection"]
+__all__ = ["ConnectionLost", "FrameObserver", "MessageTap", "RpcEndpoint", "TappedConnection"]

@@ -8,7 +8,8 @@ What the `ocpp` library leaves out, and both of our peers need:
   occurrence violation, a wrong enum value a property violation, ...);
 - unknown extra fields, which real chargers send, are logged and dropped instead of refused;
 - message ids are a per-connection counter, so a seeded run produces the same frames;
-- a frame tap, so every frame in either direction can be recorded.
+- a frame tap, so every frame in either direction can be recorded, and a message tap that
+  sees the frames as the endpoint parsed them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import json
 import logging
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import ocpp.messages
 from jsonschema.exceptions import best_match
@@ -47,6 +48,17 @@ _CLOSED = object()
 
 # (charger id, "in" | "out" as seen from the endpoint, raw frame)
 FrameObserver = Callable[[str, str, str], None]
+
+
+class MessageTap(Protocol):
+    """Sees every frame of an endpoint's connection, an incoming one as the endpoint parsed it
+    (so that counting calls does not parse each frame a second time)."""
+
+    def received(self, message: object) -> None:
+        """A frame from the peer, parsed (None when it is not JSON), before it is routed."""
+
+    def sent(self, frame: str) -> None:
+        """A frame to the peer, as it goes out."""
 
 
 class ConnectionLost(Exception):
@@ -99,6 +111,7 @@ class RpcEndpoint:
     id: str
     route_map: dict
     lenient = True
+    tap: MessageTap | None = None
 
     _closed: asyncio.Future | None = None
     _awaited_actions: dict[str, str]
@@ -173,8 +186,12 @@ class RpcEndpoint:
 
     async def route_message(self, raw_msg: str | bytes) -> None:
         try:
-            frame = json.loads(raw_msg)
+            frame, parsed = json.loads(raw_msg), True
         except (ValueError, TypeError):
+            frame, parsed = None, False
+        if self.tap is not None:
+            self.tap.received(frame)
+        if not parsed:
             await self._send_error("-1", FormatViolationError(description="Frame is not JSON"))
             return
         if not isinstance(frame, list) or len(frame) < 3 or not isinstance(frame[1], str):
@@ -282,6 +299,8 @@ class RpcEndpoint:
     async def _send(self, message: str) -> None:
         if message.startswith("[4"):
             message = self._respell_error(message)
+        if self.tap is not None:
+            self.tap.sent(message)
         try:
             await self._connection.send(message)
         except ConnectionClosed:

@@ -28,11 +28,16 @@ class VirtualClock:
         return (moment - self.start).total_seconds()
 
     async def sleep(self, seconds: float) -> None:
-        woken = asyncio.get_running_loop().create_future()
+        await until(self.env.timeout(max(seconds, 0.0)))
 
-        def wake(_event: simpy.Event) -> None:
-            if not woken.done():  # the sleeping task may have been cancelled meanwhile
-                woken.set_result(None)
 
-        self.env.timeout(max(seconds, 0.0)).callbacks.append(wake)
-        await woken
+async def until(event: simpy.Event) -> None:
+    """Wait, in asyncio, until SimPy processes `event`."""
+    woken = asyncio.get_running_loop().create_future()
+
+    def wake(_event: simpy.Event) -> None:
+        if not woken.done():  # the waiting task may have been cancelled meanwhile
+            woken.set_result(None)
+
+    event.callbacks.append(wake)
+    await woken

@@ -27,18 +27,13 @@ class Conductor:
         """Start `coroutine` now; the returned SimPy event fires with its result (or error)."""
         done = self.env.event()
         task = asyncio.ensure_future(coroutine)
-
-        def finish(task: asyncio.Future) -> None:
-            if task.cancelled():
-                done.fail(asyncio.CancelledError())
-            elif task.exception() is not None:
-                done.fail(task.exception())
-            else:
-                done.succeed(task.result())
-
-        task.add_done_callback(finish)
+        task.add_done_callback(lambda task: settle(done, task))
         self.quiescence.track(task)
         return done
+
+    async def catch_up(self) -> float:
+        """SimPy's now, where the scenario starts: virtual time stands still until `run`."""
+        return self.env.now
 
     async def run(self, until_s: float, on_step: Callable[[float], None] | None = None) -> None:
         """Process every event up to and including `until_s` seconds of virtual time."""
@@ -50,3 +45,13 @@ class Conductor:
             await self.quiescence.settled()
             if on_step is not None:
                 on_step(self.env.now)
+
+
+def settle(done: simpy.Event, task: asyncio.Future) -> None:
+    """Fire the SimPy event `done` with the finished `task`'s result (or error)."""
+    if task.cancelled():
+        done.fail(asyncio.CancelledError())
+    elif task.exception() is not None:
+        done.fail(task.exception())
+    else:
+        done.succeed(task.result())

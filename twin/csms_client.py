@@ -125,8 +125,10 @@ class CsmsApi:
     async def session(self, session_id: int) -> ChargingSession:
         return session_of(await self.call("GET", f"/sessions/{session_id}"))
 
-    async def find_session(self, charger_id: str, transaction_ref: str) -> ChargingSession | None:
-        for session in await self.sessions(charger_id):
+    async def find_session(
+        self, charger_id: str, transaction_ref: str, state: SessionState | None = None
+    ) -> ChargingSession | None:
+        for session in await self.sessions(charger_id, state):
             if session.transaction_ref == transaction_ref:
                 return session
         return None

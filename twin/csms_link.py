@@ -26,13 +26,13 @@ from twin.fleet import Fleet
 from twin.quiescence import Quiescence
 from twin.recorder import RunRecorder
 from twin.scenario import Scenario
+from twin.scenario import Site as SiteSpec
 
 TURNED = {"in": "out", "out": "in"}
 
 
-def site_of(scenario: Scenario, fleet: Fleet, site_id: str) -> Site:
+def site_of(scenario: Scenario, fleet: Fleet, site: SiteSpec) -> Site:
     """A site of the scenario as the CSMS manages it: every EVSE behind it, real ones too."""
-    site = next(s for s in scenario.sites if s.id == site_id)
     evse_power_w = {
         spec.charger_id: spec.max_power_kw * 1000.0
         for spec in fleet.specs.values()
@@ -88,7 +88,7 @@ class InProcessCsms:
             for evse_id, (serial, public_key_der) in charger.meter_keys().items():
                 await service.register_meter(charger_id, evse_id, serial, public_key_der)
         for site in scenario.sites:
-            await self.central.add_site(site_of(scenario, fleet, site.id), feeds[site.id])
+            await self.central.add_site(site_of(scenario, fleet, site), feeds[site.id])
         for token in drivers:
             await service.upsert_id_token(IdToken(token, "ISO14443", IdTokenStatus.ACTIVE))
             if self.central.tokens is not None:  # every driver has a custodial wallet
@@ -98,7 +98,10 @@ class InProcessCsms:
     def driver_app(self, seed: int, evch_payment_share: float) -> DriverApp:
         return DriverApp(self.central, seed, evch_payment_share)
 
-    async def stored_sessions(self, charger_ids: Iterable[str]) -> list[ChargingSession]:
+    async def stored_sessions(
+        self, transactions: Iterable[tuple[str, str]]
+    ) -> list[ChargingSession]:
+        """Every session in its database: the database is the run's own."""
         return await self.central.service.list_sessions(limit=1_000_000)
 
     async def stop(self) -> None:
@@ -147,17 +150,20 @@ class ExternalCsms:
 
         await asyncio.gather(*(charger(charger_id) for charger_id in fleet.specs))
         for site in scenario.sites:
-            await api.put_site(site.id, site_body(site_of(scenario, fleet, site.id)))
+            await api.put_site(site.id, site_body(site_of(scenario, fleet, site)))
         test_cards = sorted({real.id_token for real in scenario.hardware})
         await asyncio.gather(*(api.upsert_id_token(token) for token in [*drivers, *test_cards]))
 
     def driver_app(self, seed: int, evch_payment_share: float) -> RestDriverApp:
         return RestDriverApp(self.api)
 
-    async def stored_sessions(self, charger_ids: Iterable[str]) -> list[ChargingSession]:
-        """The sessions of these chargers (of this run and of any before it)."""
-        wanted = set(charger_ids)
-        return [s for s in await self.api.sessions() if s.charger_id in wanted]
+    async def stored_sessions(
+        self, transactions: Iterable[tuple[str, str]]
+    ) -> list[ChargingSession]:
+        """The run's sessions, by (charger id, transaction ref): the CSMS's database outlives
+        the run and holds other sessions too."""
+        ours = set(transactions)
+        return [s for s in await self.api.sessions() if (s.charger_id, s.transaction_ref) in ours]
 
     async def stop(self) -> None:
         await self.api.close()

@@ -11,6 +11,7 @@ import hashlib
 from datetime import datetime
 
 from central_system.app import CentralSystem
+from central_system.domain.model import SessionState
 from central_system.domain.tokens import KycStatus, Settlement
 from central_system.errors import Conflict
 from twin.csms_client import CsmsApi, CsmsApiError
@@ -72,7 +73,9 @@ class RestDriverApp:
     async def tell_needs(
         self, charger_id: str, transaction_id: str, departure: datetime, wh: float
     ) -> None:
-        session = await self._api.find_session(charger_id, transaction_id)
+        # Only an active session takes needs: the charger's active ones are a short list, where
+        # all its sessions (of every run) are not.
+        session = await self._api.find_session(charger_id, transaction_id, SessionState.ACTIVE)
         if session is not None:
             try:
                 await self._api.set_driver_needs(session.session_id, departure, round(wh))

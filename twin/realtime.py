@@ -27,13 +27,16 @@ import asyncio
 import math
 from array import array
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from time import monotonic
 from typing import Any
 
 import simpy
 import simpy.rt
+
+from twin.clock import until
+from twin.conductor import settle
 
 
 class SteppedRealtimeEnvironment(simpy.rt.RealtimeEnvironment):
@@ -101,14 +104,7 @@ class RealtimeClock:
         return self.env.timeout(ahead_s + max(seconds, 0.0), value)
 
     async def sleep(self, seconds: float) -> None:
-        woken = asyncio.get_running_loop().create_future()
-
-        def wake(_event: simpy.Event) -> None:
-            if not woken.done():  # the sleeping task may have been cancelled meanwhile
-                woken.set_result(None)
-
-        self.timeout(seconds).callbacks.append(wake)
-        await woken
+        await until(self.timeout(seconds))
 
 
 @dataclass(frozen=True)
@@ -141,14 +137,7 @@ class LagStats:
         )
 
     def as_dict(self) -> dict[str, float]:
-        return {
-            "events": self.events,
-            "p50_ms": self.p50_ms,
-            "p90_ms": self.p90_ms,
-            "p99_ms": self.p99_ms,
-            "max_ms": self.max_ms,
-            "mean_ms": self.mean_ms,
-        }
+        return asdict(self)
 
 
 class RealtimeConductor:
@@ -174,15 +163,10 @@ class RealtimeConductor:
         done.callbacks.append(self._act_processed)
         task = asyncio.ensure_future(coroutine)
 
-        def resolve(_event: simpy.Event) -> None:
-            if task.cancelled():
-                done.fail(asyncio.CancelledError())
-            elif task.exception() is not None:
-                done.fail(task.exception())
-            else:
-                done.succeed(task.result())
+        def ended(task: asyncio.Future) -> None:  # settled at the wall clock's now, in SimPy
+            self.clock.timeout(0).callbacks.append(lambda _event: settle(done, task))
 
-        task.add_done_callback(lambda _task: self.clock.timeout(0).callbacks.append(resolve))
+        task.add_done_callback(ended)
         return done
 
     def _act_processed(self, _event: simpy.Event) -> None:
@@ -197,14 +181,7 @@ class RealtimeConductor:
     async def catch_up(self) -> float:
         """Return once SimPy's clock has reached the wall clock's now (`begin` first), so that
         processes started next begin now rather than at the last event's time; SimPy's now."""
-        reached = asyncio.get_running_loop().create_future()
-
-        def reach(_event: simpy.Event) -> None:
-            if not reached.done():
-                reached.set_result(None)
-
-        self.clock.timeout(0).callbacks.append(reach)
-        await reached
+        await until(self.clock.timeout(0))
         return self.env.now
 
     async def run(self, until_s: float, on_step: Callable[[float], None] | None = None) -> None:
@@ -237,7 +214,7 @@ class RealtimeConductor:
                     except TimeoutError:
                         pass
                     continue
-                self.lags_s.append(monotonic() - env.due_at(at_s))
+                self.lags_s.append(abs(wait_s))  # due (wait_s <= 0): how late it is
                 self.due_s.append(at_s)
                 env.step()  # due: RealtimeEnvironment.step does not sleep
                 self.steps += 1
@@ -251,7 +228,5 @@ class RealtimeConductor:
         """The lag of the events due before `before_s` (default: all of them)."""
         if before_s == math.inf:
             return LagStats.of(self.lags_s)
-        due = self.due_s
-        return LagStats.of(
-            array("d", (lag for i, lag in enumerate(self.lags_s) if due[i] < before_s))
-        )
+        pairs = zip(self.lags_s, self.due_s, strict=True)
+        return LagStats.of(array("d", (lag for lag, due_s in pairs if due_s < before_s)))

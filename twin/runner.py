@@ -245,9 +245,9 @@ async def run_scenario(
                 online = await api.charger_online(real.id)
                 recorder.event("real_charger", charger_id=real.id, site_id=real.site, online=online)
         # The scenario's time starts once every charger is up (virtual runs: at once).
-        start_s = await conductor.catch_up() if isinstance(conductor, RealtimeConductor) else 0.0
+        start_s = await conductor.catch_up()
         run_start = clock.start + timedelta(seconds=start_s)
-        end_s = start_s + duration_s
+        end_s, end_at = start_s + duration_s, run_start + timedelta(seconds=duration_s)
         arrivals = _moved(arrivals, run_start - start_utc)
         population = scenario.ev_population
         visits = VisitProcess(
@@ -277,7 +277,6 @@ async def run_scenario(
                 else None
             ),
         )
-        end_at = run_start + timedelta(seconds=duration_s)
         for arrival in arrivals:
             if arrival.arrival < end_at:
                 visits.start(arrival)
@@ -295,10 +294,7 @@ async def run_scenario(
         for charger in fleet:  # transaction messages still queued go out before we read
             async with asyncio.timeout(60):
                 await charger.settle()
-        stored = await csms.stored_sessions(fleet.specs)
-        if isinstance(csms, ExternalCsms):  # its database outlives the run: this run's only
-            ours = set(_transactions(visits.visits))
-            stored = [s for s in stored if (s.charger_id, s.transaction_ref) in ours]
+        stored = await csms.stored_sessions(_transactions(visits.visits))
         minted = None
         if tokens is not None:
             async with asyncio.timeout(60):
@@ -346,7 +342,7 @@ async def run_scenario(
         scenario_sha256=loaded.sha256,
         seed=seed,
         start=run_start.astimezone(scenario.zone).isoformat(),
-        end=(run_start + timedelta(seconds=duration_s)).astimezone(scenario.zone).isoformat(),
+        end=end_at.astimezone(scenario.zone).isoformat(),
         run_started_at=run_started_at.isoformat(),
         wall_time_s=round(wall_s, 3),
         steps=conductor.steps,
@@ -537,48 +533,40 @@ def sessions_table(
     by_ref = {(s.charger_id, s.transaction_ref): s for s in stored}
     rows = []
     for visit in visits:
-        if visit.real_session is not None and visit.bay is not None:
-            rows.append(_real_row(visit, by_ref, fleet))
+        bay = visit.bay
+        if bay is None:
             continue
-        if visit.transaction is None or visit.bay is None:
+        if visit.real_session is not None:
+            # A real charger (HIL): the energy is what it metered, as the CSMS stored it; the
+            # twin had no battery behind it.
+            seen = visit.real_session
+            session = by_ref.get((bay.charger_id, seen.transaction_ref), seen)
+            row = _session_row(
+                visit,
+                session,
+                fleet,
+                transaction_id=session.transaction_ref,
+                id_token=session.id_token,  # the rig's test card, not the driver's
+                energy_wh=session.energy_wh,
+            )
+        elif visit.transaction is not None:
+            transaction = visit.transaction
+            session = by_ref.get((bay.charger_id, transaction.transaction_id))
+            shown = bay.charger.display.final_cost(transaction.transaction_id)
+            row = _session_row(
+                visit,
+                session,
+                fleet,
+                transaction_id=transaction.transaction_id,
+                id_token=visit.arrival.id_token,
+                energy_wh=visit.meter_stop_wh - transaction.meter_start_wh,
+                displayed_cost=None if shown is None else str(shown),
+                ev_energy_wh=visit.ev.gained_wh,
+                efficiency=visit.ev.efficiency,
+            )
+        else:
             continue
-        bay, arrival, transaction = visit.bay, visit.arrival, visit.transaction
-        session = by_ref.get((bay.charger_id, transaction.transaction_id))
-        shown = bay.charger.display.final_cost(transaction.transaction_id)
-        rows.append(
-            {
-                "session_id": session.session_id if session else None,
-                "transaction_id": transaction.transaction_id,
-                "arrival_id": arrival.arrival_id,
-                "site_id": arrival.site_id,
-                "charger_id": bay.charger_id,
-                "evse_id": bay.evse_id,
-                "protocol": fleet.specs[bay.charger_id].protocol,
-                "id_token": arrival.id_token,
-                "ev_model": arrival.ev_model,
-                "arrival_soc": arrival.arrival_soc,
-                "source_session_id": arrival.source_session_id,
-                "arrival": arrival.arrival,
-                "start": visit.started_at,
-                "stop": visit.stopped_at,
-                "departure": visit.departed_at,
-                "energy_wh": visit.meter_stop_wh - transaction.meter_start_wh,
-                "csms_energy_wh": session.energy_wh if session else None,
-                "csms_state": session.state.value if session else None,
-                # The bill (minor units) and the total the charger showed the driver.
-                "cost_minor": session.total_cost_minor if session else None,
-                "currency": session.currency if session else None,
-                "displayed_cost": None if shown is None else str(shown),
-                "ev_energy_wh": visit.ev.gained_wh,
-                "efficiency": visit.ev.efficiency,
-                "requested_wh": arrival.requested_wh,
-                "need_wh": arrival.need_wh,
-                "truncated": visit.truncated,
-                "ended_by_charger": visit.ended_by_charger,
-                "remapped": visit.remapped,
-                "real": False,
-            }
-        )
+        rows.append(row)
     table = pd.DataFrame(rows)
     for column in ("arrival", "start", "stop", "departure"):
         if column in table:
@@ -586,23 +574,29 @@ def sessions_table(
     return table
 
 
-def _real_row(
-    visit: Visit, by_ref: dict[tuple[str, str], ChargingSession], fleet: Fleet
+def _session_row(
+    visit: Visit,
+    session: ChargingSession | None,
+    fleet: Fleet,
+    *,
+    transaction_id: str | None,
+    id_token: str | None,
+    energy_wh: float | None,
+    displayed_cost: str | None = None,
+    ev_energy_wh: float | None = None,
+    efficiency: float | None = None,
 ) -> dict[str, Any]:
-    """A real charger's session (HIL): the energy is what the charger metered, as the CSMS
-    stored it; the twin had no battery behind it."""
-    bay, arrival, seen = visit.bay, visit.arrival, visit.real_session
-    assert bay is not None and seen is not None
-    session = by_ref.get((bay.charger_id, seen.transaction_ref), seen)
+    bay, arrival = visit.bay, visit.arrival
+    assert bay is not None
     return {
-        "session_id": session.session_id,
-        "transaction_id": session.transaction_ref,
+        "session_id": session.session_id if session else None,
+        "transaction_id": transaction_id,
         "arrival_id": arrival.arrival_id,
         "site_id": arrival.site_id,
         "charger_id": bay.charger_id,
         "evse_id": bay.evse_id,
         "protocol": fleet.specs[bay.charger_id].protocol,
-        "id_token": session.id_token,  # the rig's test card, not the driver's
+        "id_token": id_token,
         "ev_model": arrival.ev_model,
         "arrival_soc": arrival.arrival_soc,
         "source_session_id": arrival.source_session_id,
@@ -610,20 +604,21 @@ def _real_row(
         "start": visit.started_at,
         "stop": visit.stopped_at,
         "departure": visit.departed_at,
-        "energy_wh": session.energy_wh,
-        "csms_energy_wh": session.energy_wh,
-        "csms_state": session.state.value,
-        "cost_minor": session.total_cost_minor,
-        "currency": session.currency,
-        "displayed_cost": None,
-        "ev_energy_wh": None,
-        "efficiency": None,
+        "energy_wh": energy_wh,
+        "csms_energy_wh": session.energy_wh if session else None,
+        "csms_state": session.state.value if session else None,
+        # The bill (minor units) and the total the charger showed the driver.
+        "cost_minor": session.total_cost_minor if session else None,
+        "currency": session.currency if session else None,
+        "displayed_cost": displayed_cost,
+        "ev_energy_wh": ev_energy_wh,
+        "efficiency": efficiency,
         "requested_wh": arrival.requested_wh,
         "need_wh": arrival.need_wh,
         "truncated": visit.truncated,
         "ended_by_charger": visit.ended_by_charger,
         "remapped": visit.remapped,
-        "real": True,
+        "real": visit.real_session is not None,
     }
 
 

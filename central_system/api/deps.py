@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Protocol
 
@@ -10,6 +11,7 @@ from fastapi import Depends, Request
 from central_system.config import Settings
 from central_system.domain.model import Site
 from central_system.errors import Unavailable
+from central_system.ledger import LedgerUnavailable
 from central_system.ocpp.gateway import ChargerGateway
 from central_system.payments import EvchPayments
 from central_system.pricing import PriceInterval
@@ -66,8 +68,13 @@ def _payments(request: Request) -> EvchPayments:
     return payments
 
 
-def _token_admin(request: Request) -> TokenAdmin:
-    return TokenAdmin(_tokens(request))
+async def _token_admin(request: Request) -> AsyncIterator[TokenAdmin]:
+    """The admin of the token service, for the length of the request: a ledger that cannot be
+    reached meanwhile is 503 (what happened is not known: read the config or fees again)."""
+    try:
+        yield TokenAdmin(_tokens(request))
+    except LedgerUnavailable as error:
+        raise Unavailable("the ledger cannot be reached; try again later") from error
 
 
 Service = Annotated[ChargingService, Depends(_service)]

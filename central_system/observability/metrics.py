@@ -3,9 +3,10 @@
 Each :class:`Metrics` has a registry of its own, so that several central systems may run in one
 process (the tests, the twin). What is counted, and where:
 
-- OCPP connections, calls and handshakes: a :class:`ConnectionTap` reads every frame of a
-  charger's connection (the server puts it on the connection), so both protocol versions are
-  counted alike without their adapters knowing;
+- OCPP connections, calls and handshakes: a :class:`ConnectionTap` sees every frame of a
+  charger's connection (the server makes it the endpoint's ``MessageTap``: an incoming frame
+  comes parsed, as the endpoint parsed it for routing), so both protocol versions are counted
+  alike without their adapters knowing;
 - sessions and energy: :class:`Metrics` is a session listener of the charging service;
 - gauges that the database knows best (active sessions, the token outbox) are read at scrape
   time by :meth:`Metrics.refresh`.
@@ -30,7 +31,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from central_system.domain.model import ChargingSession, MeterSample, OcppVersion, SessionState
 from central_system.store import stats
-from ocppj import FrameObserver
 
 if TYPE_CHECKING:
     from central_system.store.database import Database
@@ -155,11 +155,9 @@ class Metrics:
         return generate_latest(self.registry)
 
     # -- OCPP --------------------------------------------------------------------------------
-    def connection(
-        self, version: OcppVersion, forward: FrameObserver | None = None
-    ) -> ConnectionTap:
+    def connection(self, charger_id: str, version: OcppVersion) -> ConnectionTap:
         """The tap of a charger's new connection; call its ``closed()`` when it ends."""
-        return ConnectionTap(self, version, forward)
+        return ConnectionTap(self, charger_id, version)
 
     def handshake_answered(self, status_code: int) -> None:
         if status_code != 101:  # 101 Switching Protocols: admitted
@@ -191,13 +189,13 @@ class Metrics:
 
 
 class ConnectionTap:
-    """Sees every frame of one charger connection (a ``FrameObserver``), counts its calls by
-    action and answer, times the charger's calls and knows how many wait for their answer."""
+    """Sees every frame of one charger connection (an ``ocppj.MessageTap``), counts its calls
+    by action and answer, times the charger's calls and knows how many wait for their answer."""
 
-    def __init__(self, metrics: Metrics, version: OcppVersion, forward: FrameObserver | None):
+    def __init__(self, metrics: Metrics, charger_id: str, version: OcppVersion):
         self._metrics = metrics
+        self._charger_id = charger_id
         self._version = version
-        self._forward = forward
         self._actions = ACTIONS[version]
         self._received: dict[str, tuple[str, float]] = {}  # message id -> (action, t0)
         self._sent: dict[str, str] = {}  # message id -> action
@@ -208,20 +206,19 @@ class ConnectionTap:
         """The charger's calls not answered yet."""
         return len(self._received)
 
-    def __call__(self, charger_id: str, direction: str, frame: str) -> None:
-        if self._forward is not None:
-            self._forward(charger_id, direction, frame)
+    def received(self, message: object) -> None:
+        """A frame from the charger, as the endpoint parsed it (None: not JSON)."""
         try:
-            message = json.loads(frame)
-        except (ValueError, TypeError):
-            message = None
-        try:
-            if direction == "in":
-                self._incoming(message)
-            else:
-                self._outgoing(message)
+            self._incoming(message)
         except Exception:  # counting must never break a connection
-            log.exception("%s: frame not counted", charger_id)
+            log.exception("%s: frame not counted", self._charger_id)
+
+    def sent(self, frame: str) -> None:
+        """A frame to the charger (its only parse: the central system wrote it)."""
+        try:
+            self._outgoing(json.loads(frame))
+        except Exception:  # counting must never break a connection
+            log.exception("%s: frame not counted", self._charger_id)
 
     def closed(self) -> None:
         """The connection ended: what is still waiting is unanswered for good."""

@@ -174,9 +174,13 @@ class OcppServer:
         charger_id = charger_id_from_path(websocket.request.path)
         version = OcppVersion.from_subprotocol(websocket.subprotocol)
         context = current_charger.set(charger_id)  # on every log line of this connection
-        tap = self._metrics.connection(version, self._frame_observer)
+        tap = self._metrics.connection(charger_id, version)
         self._connections[tap] = asyncio.current_task()
-        connection = TappedConnection(websocket, charger_id, tap)
+        connection = (
+            TappedConnection(websocket, charger_id, self._frame_observer)
+            if self._frame_observer
+            else websocket
+        )
         endpoint = ADAPTERS[version](
             charger_id,
             connection,
@@ -185,6 +189,7 @@ class OcppServer:
             heartbeat_interval_s=self._settings.heartbeat_interval_s,
             lenient=self._settings.lenient_validation,
         )
+        endpoint.tap = tap  # counts the calls from the frames the endpoint parses anyway
         previous = self._gateway.attach(endpoint)
         if previous is not None:  # the charger reconnected before we noticed it was gone
             log.info("%s reconnected; closing its previous connection", charger_id)

@@ -29,7 +29,7 @@ from central_system.domain.model import (
     SessionState,
     energy_register_wh,
 )
-from central_system.metering.verification import verify_session
+from central_system.metering.verification import EnergyVerification, verify_session
 from central_system.pricing import PricedInterval
 from central_system.store import repository as repo
 from central_system.store.database import Database
@@ -247,7 +247,7 @@ class ChargingService:
         session = await self._db.write(_stop_session, stop)
         if session is not None:
             if session.verification is None:
-                session = await self._db.write(_verify_energy, session.session_id)
+                session = await self._verify_energy(session.session_id)
             if self.biller is not None and session.total_cost_minor is None:
                 try:
                     session = await self.biller.bill(session)
@@ -256,6 +256,17 @@ class ChargingService:
             for listener in self.listeners:
                 listener.session_stopped(session)
         return session
+
+    async def _verify_energy(self, session_id: int) -> ChargingSession:
+        """Judge the stopped session's signed readings and store the verdict with it. The
+        readings are loaded and the signatures checked on a reader thread: the single writer
+        thread, which every charger's messages wait on, only stores the verdict."""
+        verdict = await self._db.read(_judge_energy, session_id)
+        if not verdict.verified:
+            log.warning("session %s: energy not verified: %s", session_id, verdict.reason)
+        return await self._db.write(
+            repo.record_verification, session_id, verdict.status, verdict.reason, verdict.energy_wh
+        )
 
     async def resume_sessions(self) -> int:
         """Tell the listeners of the sessions still active from before a restart."""
@@ -327,16 +338,10 @@ def _authorize(db: Session, id_token: str, now: datetime, starting: bool) -> Aut
     return AuthorizationStatus.ACCEPTED
 
 
-def _verify_energy(db: Session, session_id: int) -> ChargingSession:
-    """Judge the stopped session's signed readings and store the verdict with it."""
+def _judge_energy(db: Session, session_id: int) -> EnergyVerification:
+    """The verdict on a stopped session's signed readings against its meter's registered key."""
     session = repo.get_session(db, session_id)
-    meter = repo.get_meter(db, session.charger_id, session.evse_id)
-    verdict = verify_session(session, meter)
-    if not verdict.verified:
-        log.warning("session %s: energy not verified: %s", session_id, verdict.reason)
-    return repo.record_verification(
-        db, session_id, verdict.status, verdict.reason, verdict.energy_wh
-    )
+    return verify_session(session, repo.get_meter(db, session.charger_id, session.evse_id))
 
 
 def _find_session(db: Session, charger_id: str, transaction_ref: str) -> ChargingSession | None:

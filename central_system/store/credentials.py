@@ -23,11 +23,3 @@ def set_charger_password(db: Session, charger_id: str, password_hash: str, at: d
 def charger_password_hash(db: Session, charger_id: str) -> str | None:
     row = db.get(ChargerCredentialRow, charger_id)
     return None if row is None else row.password_hash
-
-
-def clear_charger_password(db: Session, charger_id: str) -> bool:
-    row = db.get(ChargerCredentialRow, charger_id)
-    if row is None:
-        return False
-    db.delete(row)
-    return True

@@ -23,7 +23,9 @@ from datetime import datetime
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
-from central_system.domain.model import ChargingSession
+from sqlalchemy.orm import Session
+
+from central_system.domain.model import ChargingSession, Site
 from central_system.pricing import PricedInterval, TariffConfig, base_price_minor_per_kwh
 from central_system.signals import Forecast, SiteFeeds
 from central_system.store import repository as repo
@@ -98,18 +100,29 @@ class RewardClassifier:
         self._feeds = feeds
 
     async def rewards(self, session: ChargingSession) -> SessionRewards:
-        site = await self._db.read(repo.site_of_charger, session.charger_id)
-        if site is None or site.tariff is None:
-            return NO_REWARDS  # an unpriced site has no bill lines to classify
-        lines = await self._db.read(repo.session_charges, session.session_id)
-        if not lines:
+        billed = await self._db.read(_bill_and_load, session)
+        if billed is None:
             return NO_REWARDS
-        load = await self._db.read(repo.site_load_w, site, lines[0].start, lines[-1].end)
+        site, lines, load = billed
         return classify(
             sum(int(line.energy_wh) for line in lines),
             off_peak_wh(site.tariff, lines),
             renewable_wh(lines, self._feeds(site.site_id).pv_w, load),
         )
+
+
+def _bill_and_load(
+    db: Session, session: ChargingSession
+) -> tuple[Site, list[PricedInterval], dict[datetime, float]] | None:
+    """The session's priced site, its bill lines and the site's load over them, in one read;
+    None without a bill to classify."""
+    site = repo.site_of_charger(db, session.charger_id)
+    if site is None or site.tariff is None:
+        return None  # an unpriced site has no bill lines to classify
+    lines = repo.session_charges(db, session.session_id)
+    if not lines:
+        return None
+    return site, lines, repo.site_load_w(db, site, lines[0].start, lines[-1].end)
 
 
 def _mean(

@@ -295,10 +295,6 @@ class TokenService:
         return self._db
 
     @property
-    def clock(self) -> Clock:
-        return self._clock
-
-    @property
     def authorities(self) -> TokenAuthorities:
         """The platform's keys (for the admin's operations; never shown)."""
         return self._keys
@@ -425,9 +421,7 @@ class TokenService:
         session = await self._db.read(repo.get_session, row.session_id)
         wallet = await self._db.read(token_repo.get_wallet, row.owner_ref or "")
         if wallet is None:
-            await self.update(
-                row.tx_id, status=TokenTxStatus.BLOCKED, error="the driver has no wallet"
-            )
+            await self.update(row.tx_id, status=TokenTxStatus.BLOCKED, error=NO_WALLET)
             return
         rewards = await self.rewards.rewards(session) if self.rewards else NO_REWARDS
         record = charge_record(session, rewards.reward_class)

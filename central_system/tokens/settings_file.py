@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import timedelta
@@ -54,6 +52,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from central_system.errors import CentralSystemError
 from central_system.payments.peg import EvchPeg, PegBasis, SettleIn
 from central_system.tokens.bootstrap import TokenSettings
+from central_system.toml_file import Unreadable, parse_toml, read_text
 from programs.proof_of_charge import Rates
 from programs.proof_of_charge.amounts import BPS_ONE, U16_MAX, U32_MAX, U64_MAX
 from programs.spl.token2022 import MAX_FEE_BASIS_POINTS
@@ -62,7 +61,6 @@ from programs.staking.client import MAX_LOCK_S
 
 Loc = tuple[str | int, ...]
 TABLE = "token_service"
-_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 # The bootstrap sends the metadata uri in one transaction of at most 1,232 bytes.
 MAX_METADATA_URI = 200
 
@@ -271,14 +269,12 @@ def load_token_settings(
 
     ``source`` is a path (any ``os.PathLike``) or the TOML text itself (a ``str``).
     """
-    if isinstance(source, os.PathLike):
-        name, text = os.fspath(source), _read(Path(source))
-    else:
-        name, text = "token settings", source
+    is_path = isinstance(source, os.PathLike)
+    name = os.fspath(source) if is_path else "token settings"
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise TokenSettingsError(name, [_syntax_problem(error)]) from None
+        data = parse_toml(read_text(Path(source)) if is_path else source)
+    except Unreadable as error:
+        raise TokenSettingsError(name, [Problem("", error.line, error.message)]) from None
     if TABLE not in data:
         message = f"no [{TABLE}] table (the settings the token service loads)"
         raise TokenSettingsError(name, [Problem("", None, message)])
@@ -287,27 +283,6 @@ def load_token_settings(
     except ValidationError as error:
         raise TokenSettingsError(name, _problems(error)) from None
     return table.settings(), None if table.peg is None else table.peg.evch_peg()
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TokenSettingsError(str(path), [Problem("", None, "no such file")]) from None
-    except UnicodeDecodeError:
-        raise TokenSettingsError(str(path), [Problem("", None, "not UTF-8 text")]) from None
-    except OSError as error:
-        message = f"cannot read: {error.strerror}"
-        raise TokenSettingsError(str(path), [Problem("", None, message)]) from None
-
-
-def _syntax_problem(error: tomllib.TOMLDecodeError) -> Problem:
-    message = str(error)
-    match = _TOML_POSITION.search(message)
-    if match is None:
-        return Problem("", None, f"invalid TOML: {message}")
-    text = message[: match.start()]
-    return Problem("", int(match.group(1)), f"invalid TOML: {text} (column {match.group(2)})")
 
 
 def _problems(error: ValidationError) -> list[Problem]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -135,6 +137,25 @@ async def call(api: httpx.AsyncClient, method: str, path: str, body, headers: di
     return await api.request(method, path, json=body, headers=headers)
 
 
+@asynccontextmanager
+async def running(settings) -> AsyncIterator[tuple[CentralSystem, httpx.AsyncClient]]:
+    """The central system started with `settings`, and a client of its REST API."""
+    central = CentralSystem(settings)
+    await central.start()
+    try:
+        async with httpx.AsyncClient(base_url=central.api_url, timeout=10) as api:
+            yield central, api
+    finally:
+        await central.stop()
+
+
+async def add_key(central: CentralSystem, name: str, role: Role) -> str:
+    """A new API key with `role`, stored hashed as `evch db add-api-key` stores it."""
+    key = new_api_key()
+    await central.db.write(key_store.add_api_key, name, role, key_hash(key), central.clock.now())
+    return key
+
+
 def evch(*args: str) -> tuple[int, str, str]:
     """`evch ARGS` in this process: exit code, stdout, stderr."""
     result = CliRunner().invoke(evch_app, list(args))
@@ -148,18 +169,11 @@ async def secured(sqlite_url):
     settings = csms_settings(
         sqlite_url, auto_register=True, api_auth="required", admin_token=ADMIN_TOKEN
     )
-    central = CentralSystem(settings)
-    await central.start()
-    await seed_tokens(central)
-    await central.service.register_charger("CP-ROLES")
-    keys = {}
-    for role in Role:
-        keys[role] = key = new_api_key()
-        now = central.clock.now()
-        await central.db.write(key_store.add_api_key, f"{role}-key", role, key_hash(key), now)
-    async with httpx.AsyncClient(base_url=central.api_url, timeout=10) as api:
+    async with running(settings) as (central, api):
+        await seed_tokens(central)
+        await central.service.register_charger("CP-ROLES")
+        keys = {role: await add_key(central, f"{role}-key", role) for role in Role}
         yield central, api, keys
-    await central.stop()
 
 
 async def test_the_role_matrix(secured):
@@ -240,24 +254,18 @@ async def test_keys_made_and_revoked_with_the_cli_are_stored_hashed(
     assert evch("db", "add-api-key", "bad name!", "--role", "admin", *db(sqlite_url))[0] == 2
     assert evch("db", "add-api-key", "x", "--role", "root", *db(sqlite_url))[0] == 2
 
-    settings = csms_settings(sqlite_url, api_auth="required")
-    central = CentralSystem(settings)
-    await central.start()
-    try:
-        async with httpx.AsyncClient(base_url=central.api_url, timeout=10) as api:
-            assert (await api.get("/sessions", headers=bearer(key))).status_code == 200
-            refused = await api.post("/chargers", json={"charger_id": "X"}, headers=bearer(key))
-            assert refused.status_code == 403
-            assert (await api.get("/sessions", headers=bearer(key[:-1]))).status_code == 401
+    async with running(csms_settings(sqlite_url, api_auth="required")) as (_, api):
+        assert (await api.get("/sessions", headers=bearer(key))).status_code == 200
+        refused = await api.post("/chargers", json={"charger_id": "X"}, headers=bearer(key))
+        assert refused.status_code == 403
+        assert (await api.get("/sessions", headers=bearer(key[:-1]))).status_code == 401
 
-            code, listed, _ = evch("db", "list-api-keys", *db(sqlite_url))
-            assert code == 0 and "auditor" in listed and "regulator" in listed and key not in listed
-            assert evch("db", "revoke-api-key", "auditor", *db(sqlite_url))[0] == 0
-            revoked = await api.get("/sessions", headers=bearer(key))  # at once, no restart
-            assert revoked.status_code == 401 and revoked.json()["error"] == "unauthenticated"
-            assert evch("db", "revoke-api-key", "nobody", *db(sqlite_url))[0] == 1
-    finally:
-        await central.stop()
+        code, listed, _ = evch("db", "list-api-keys", *db(sqlite_url))
+        assert code == 0 and "auditor" in listed and "regulator" in listed and key not in listed
+        assert evch("db", "revoke-api-key", "auditor", *db(sqlite_url))[0] == 0
+        revoked = await api.get("/sessions", headers=bearer(key))  # at once, no restart
+        assert revoked.status_code == 401 and revoked.json()["error"] == "unauthenticated"
+        assert evch("db", "revoke-api-key", "nobody", *db(sqlite_url))[0] == 1
 
     engine = create_engine(sqlite_url)
     with engine.connect() as connection:
@@ -273,26 +281,18 @@ async def test_keys_made_and_revoked_with_the_cli_are_stored_hashed(
 
 async def test_without_api_auth_a_call_without_a_key_acts_as_the_operator(sqlite_url):
     settings = csms_settings(sqlite_url, api_auth="off", admin_token=ADMIN_TOKEN)
-    central = CentralSystem(settings)
-    await central.start()
-    analyst = new_api_key()
-    await central.db.write(
-        key_store.add_api_key, "analyst", Role.ANALYST, key_hash(analyst), central.clock.now()
-    )
-    try:
-        async with httpx.AsyncClient(base_url=central.api_url, timeout=10) as api:
-            assert (await api.get("/sessions")).status_code == 200
-            assert (await api.post("/chargers", json={"charger_id": "CP-DEV"})).status_code == 201
-            for path in ("/token/admin/supply", "/token/admin/config"):  # not the operator's
-                refused = await api.get(path)
-                assert refused.status_code == 401 and refused.headers["www-authenticate"]
-            assert (await api.get("/sessions", headers=bearer("evch_guess"))).status_code == 401
-            denied = await api.post("/chargers", json={"charger_id": "C"}, headers=bearer(analyst))
-            assert denied.status_code == 403  # a key that is sent counts
-            admin = await api.get("/token/admin/supply", headers=bearer(ADMIN_TOKEN))
-            assert admin.status_code == 503  # authenticated; no token service here
-    finally:
-        await central.stop()
+    async with running(settings) as (central, api):
+        analyst = await add_key(central, "analyst", Role.ANALYST)
+        assert (await api.get("/sessions")).status_code == 200
+        assert (await api.post("/chargers", json={"charger_id": "CP-DEV"})).status_code == 201
+        for path in ("/token/admin/supply", "/token/admin/config"):  # not the operator's
+            refused = await api.get(path)
+            assert refused.status_code == 401 and refused.headers["www-authenticate"]
+        assert (await api.get("/sessions", headers=bearer("evch_guess"))).status_code == 401
+        denied = await api.post("/chargers", json={"charger_id": "C"}, headers=bearer(analyst))
+        assert denied.status_code == 403  # a key that is sent counts
+        admin = await api.get("/token/admin/supply", headers=bearer(ADMIN_TOKEN))
+        assert admin.status_code == 503  # authenticated; no token service here
 
 
 def test_the_default_is_required():

@@ -20,8 +20,8 @@ from central_system.app import CentralSystem
 from central_system.domain.model import ChargingSession, MeterRegistration, Verification
 from central_system.metering.verification import EnergyVerification, Unverified, verify_energy
 from chargers_sim import ChargerConfig, EmulatedCharger, emulated_charger
+from chargers_sim.signed_meter import meter_identity
 from ocmf import (
-    MeterIdentity,
     MeterKey,
     ReadingReason,
     SignedMeterValue,
@@ -276,15 +276,7 @@ async def test_the_frames_alone_carry_verifiable_signed_readings(central, ocpp_v
 
 # -- verify_energy's rules, one by one ------------------------------------------------------------
 
-IDENTITY = MeterIdentity(
-    gateway="EVCH EmulatedCharger",
-    gateway_serial="CP-UNIT",
-    gateway_version="1.0.0",
-    meter_vendor="EVCH",
-    meter_model="EVCH-EM-1",
-    meter_serial="CP-UNIT-1",
-    meter_firmware="1.0",
-)
+IDENTITY = meter_identity(ChargerConfig("CP-UNIT", "ws://csms.invalid/ocpp"), evse_id=1)
 KEY = MeterKey.derive("unit", IDENTITY.meter_serial)
 METER = MeterRegistration("CP-UNIT", 1, IDENTITY.meter_serial, KEY.public_key_der, START)
 

@@ -7,11 +7,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import os
-import signal
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -35,6 +30,7 @@ from programs.localnet import LocalnetServer
 from programs.proof_of_charge import ConfigState, Rates
 from programs.staking import Tier
 from tests.conftest import free_port
+from tests.evch_process import evch
 from tests.twin.acn_files import acn_row, write_sessions_csv
 from twin.replay.ledger_log import read_ledger
 from twin.runner import run_scenario
@@ -263,31 +259,6 @@ def test_the_help_shows_every_default():
         assert text in shown["serve"], text
     assert "interface [default: 127.0.0.1]" in shown["validator"]
     assert "JSON-RPC port (0: a free one) [default: 8899]" in shown["validator"]
-
-
-@asynccontextmanager
-async def evch(*args: str, ready: str) -> AsyncIterator[list[str]]:
-    """The `evch` command as a user runs it, once it prints a line starting with `ready`: what
-    it printed so far. Stopped with Ctrl-C at the end, which must exit cleanly."""
-    process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-c", "from evch.cli import app; app()", *args),
-        stderr=asyncio.subprocess.PIPE,
-        env=os.environ | {"COLUMNS": "200"},
-    )
-    printed: list[str] = []
-    try:
-        async with asyncio.timeout(120):  # the first run may build the programs
-            while not printed or not printed[-1].startswith(ready):
-                line = await process.stderr.readline()
-                assert line, f"evch {args[0]} exited early:\n{''.join(printed)}"
-                printed.append(line.decode())
-        yield printed
-        process.send_signal(signal.SIGINT)
-        assert await asyncio.wait_for(process.wait(), 30) == 0
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
 
 
 def serve_args(tmp_path: Path, *more: str) -> tuple[str, ...]:

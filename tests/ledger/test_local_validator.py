@@ -4,13 +4,9 @@ session recorded through the RpcLedger as the central system records one."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import os
-import signal
 import stat
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,6 +32,7 @@ from programs.spl.token2022 import (
     parse_token_account,
     thaw_account,
 )
+from tests.evch_process import evch
 from twin.replay import Audit, SessionAudit
 from twin.replay.live_ledger import check_live
 
@@ -179,19 +176,8 @@ async def test_evch_validator_starts_with_evch_deployed_and_writes_its_keys(tmp_
     keys_out = tmp_path / "keys.json"
     keys_out.write_text("old")
     keys_out.chmod(0o644)
-    process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-c", "from evch.cli import app; app()"),
-        *("validator", "--port", "0", "--keys-out", str(keys_out)),
-        stderr=asyncio.subprocess.PIPE,
-        env=os.environ | {"COLUMNS": "200"},
-    )
-    printed: list[str] = []
-    try:
-        async with asyncio.timeout(120):  # the first run may build the programs
-            while not printed or not printed[-1].startswith("Solana JSON-RPC"):
-                line = await process.stderr.readline()
-                assert line, f"evch validator exited early:\n{''.join(printed)}"
-                printed.append(line.decode())
+    args = ("validator", "--port", "0", "--keys-out", str(keys_out))
+    async with evch(*args, ready="Solana JSON-RPC") as printed:
         url = printed[-1].split()[2]
         keys = json.loads(keys_out.read_text())
         assert stat.S_IMODE(keys_out.stat().st_mode) == 0o600
@@ -202,13 +188,6 @@ async def test_evch_validator_starts_with_evch_deployed_and_writes_its_keys(tmp_
         assert info["owner"] == str(TOKEN_2022_PROGRAM_ID)
         regulator = Keypair.from_bytes(bytes(keys["authorities"]["regulator"]["secret_key"]))
         assert parse_mint(account_bytes(info)).permanent_delegate == regulator.pubkey()
-
-        process.send_signal(signal.SIGINT)
-        assert await asyncio.wait_for(process.wait(), 30) == 0
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
 
 
 async def test_replay_checks_sessions_against_the_live_ledger(local_validator):

@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pyocmf.core.ocmf import OCMF
 from pyocmf.exceptions import PyOCMFError
 
-from chargers_sim.signed_meter import MeterSigner, altered
+from chargers_sim import ChargerConfig
+from chargers_sim.signed_meter import MeterSigner, altered, meter_identity
 from ocmf import (
     MeterIdentity,
     MeterKey,
@@ -33,15 +34,7 @@ from ocmf import (
 from ocmf.transport import public_key_to_wire
 
 AT = datetime(2025, 3, 3, 9, 0, 0, 123_456, tzinfo=UTC)
-IDENTITY = MeterIdentity(
-    gateway="EVCH EmulatedCharger",
-    gateway_serial="CP-OCMF",
-    gateway_version="1.0.0",
-    meter_vendor="EVCH",
-    meter_model="EVCH-EM-1",
-    meter_serial="CP-OCMF-1",
-    meter_firmware="1.0",
-)
+IDENTITY = meter_identity(ChargerConfig("CP-OCMF", "ws://csms.invalid/ocpp"), evse_id=1)
 KEY = MeterKey.derive("evch", IDENTITY.meter_serial)
 HEX_DIGITS = "0123456789ABCDEF"
 

@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import free_port
+from tests.evch_process import EVCH
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "scenarios" / "hil_lab.toml"
@@ -46,7 +46,7 @@ class HilRun:
 
 
 def _evch(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from evch.cli import app; app()", *args]
+    return [*EVCH, *args]
 
 
 def _wait(until, timeout_s: float, what: str) -> None:

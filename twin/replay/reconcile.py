@@ -16,6 +16,7 @@ from central_system.metering.verification import verify_energy
 from central_system.pricing.money import minor_exponent
 from ocmf import OcmfError, parse_record, unwrap_signed
 from programs import proof_of_charge as poc
+from programs.spl.evch_mint import EVCH_DECIMALS
 from twin.replay.audit import Audit, LimitCheck, SessionAudit
 from twin.replay.csms_store import CsmsRecord, read_csms
 from twin.replay.frames import FrameTransaction, read_frames
@@ -55,7 +56,7 @@ def replay(run_dir: Path, *, ledger_url: str | None = None) -> Audit:
         site_power=site_power,
         prices=csms.prices if csms is not None else pd.DataFrame(),
         supply=pd.DataFrame(
-            [(at, raw / 10**6) for at, raw in (ledger.supply if ledger else [])],
+            [(at, raw / 10**EVCH_DECIMALS) for at, raw in (ledger.supply if ledger else [])],
             columns=["t", "supply_evch"],
         ),
         real_chargers=tuple(real["charger_id"] for real in manifest.get("hardware") or ()),
@@ -123,19 +124,17 @@ def _meter(tx: FrameTransaction, csms: CsmsRecord | None) -> MeterRegistration |
     """The registered meter; with no CSMS record, the key the readings carried (frames only)."""
     if csms is not None:
         return csms.meters.get((tx.charger_id, tx.evse_id or 0))
+    if not tx.signed_end:
+        return None
     try:
-        carried = unwrap_signed(tx.signed_end) if tx.signed_end else None
-        record = parse_record(carried.record) if carried else None
+        carried = unwrap_signed(tx.signed_end)
+        if carried.public_key_der is None:
+            return None
+        meter_serial = parse_record(carried.record).meter_serial
     except OcmfError:
         return None
-    if carried is None or carried.public_key_der is None or record is None:
-        return None
     return MeterRegistration(
-        tx.charger_id,
-        tx.evse_id or 0,
-        record.meter_serial or "",
-        carried.public_key_der,
-        tx.stopped_at,
+        tx.charger_id, tx.evse_id or 0, meter_serial or "", carried.public_key_der, tx.stopped_at
     )
 
 

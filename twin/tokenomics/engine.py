@@ -53,9 +53,11 @@ def simulate(
     params: TokenomicsParams | Sequence[TokenomicsParams],
     *,
     on_day: Callable[[int], None] | None = None,
+    draws: Shocks | None = None,
 ) -> SimulationResult:
     """Run the model: ``simulation.paths`` Monte Carlo paths of ``simulation.years`` daily
-    steps for each parameter set (the first set's simulation section applies to all)."""
+    steps for each parameter set (the first set's simulation section applies to all).
+    ``draws``: the run's :func:`shocks`, when the caller has them already (a sweep's batches)."""
     points = [params] if isinstance(params, TokenomicsParams) else list(params)
     if not points:
         raise ModelError("no parameter set to simulate")
@@ -66,7 +68,7 @@ def simulate(
     shape = (len(points), paths)
 
     # Per-path adoption rates, then the daily shocks: drawn once, shared by every point.
-    draws = shocks(run)
+    draws = draws or shocks(run)
 
     # 1. demand, all days at once: it does not depend on the token's state
     growth = (
@@ -118,7 +120,7 @@ def simulate(
 
     drivers, operators, others = state(), state(), state()  # others: vested holders, traders
     rewards_minted, operators_minted = state(), state()
-    burned, fees, staked = state(), state(), state()
+    burned, fees = state(), state()
     pool_evch = state(col("market.pool_seed_evch"))
     pool_usdc = state(col("market.pool_seed_usdc"))
     # The pool's seed came out of the liquidity allocation; its release lands in the treasury.

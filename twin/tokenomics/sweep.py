@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from twin.tokenomics.engine import simulate
+from twin.tokenomics.engine import shocks, simulate
 from twin.tokenomics.params import TokenomicsParams
 from twin.tokenomics.results import (
     METRICS,
@@ -66,12 +66,15 @@ def sweep(
     """Run ``base`` at every point of ``grid`` (dotted parameter path -> values)."""
     points = grid_points(base, grid)
     per_batch = max(1, max_batch_paths // base.simulation.paths)
+    # Batches share the base's draws, drawn once, unless the grid varies the simulation itself.
+    same_run = not any(path.startswith("simulation.") for path in grid)
+    draws = shocks(base.simulation) if same_run else None
     rows: list[dict[str, object]] = []
     bands: dict[str, list[np.ndarray]] = {name: [] for name in METRICS}
     result: SimulationResult | None = None
     for start in range(0, len(points), per_batch):
         batch = points[start : start + per_batch]
-        result = simulate(batch)
+        result = simulate(batch, draws=draws)
         for i, point in enumerate(batch):
             for name in METRICS:
                 bands[name].append(quantiles(result.path(name, i)))

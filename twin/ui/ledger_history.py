@@ -58,7 +58,7 @@ def read_ledger_history(run: RunData) -> LedgerHistory:
     rows = csms.token_transactions
     return LedgerHistory(
         sessions=_sessions(csms.sessions.values(), csms.mints, minted),
-        base_raw_per_kwh=None if first is None else _base_raw_per_kwh(first.rates),
+        base_raw_per_kwh=None if first is None else base_raw_per_kwh(first.rates),
         burns=pd.DataFrame(
             [
                 (r.created_at, r.kind.value, r.owner_ref, r.amount_raw, _why(r))
@@ -74,7 +74,8 @@ def read_ledger_history(run: RunData) -> LedgerHistory:
     )
 
 
-def _base_raw_per_kwh(rates: poc.Rates) -> int:
+def base_raw_per_kwh(rates: poc.Rates) -> int:
+    """What a verified kWh mints to the driver and the operator together, before rewards."""
     return rates.mint_rate_raw_per_kwh * (rates.driver_bps + rates.operator_bps) // BPS_ONE
 
 

@@ -23,7 +23,6 @@ Loaded = TypeVar("Loaded")
 def _chosen_run() -> RunInfo:
     """The run to show; with none to show, the empty state or the error, and the page stops."""
     root = ui_settings().runs
-    runs = list_runs(root)
     left, right = st.columns([3, 2])
     typed = right.text_input(
         "…or a run directory",
@@ -31,24 +30,22 @@ def _chosen_run() -> RunInfo:
         help="Any directory written by `evch run` (its --out)",
     ).strip()
     if typed:
-        path = Path(typed).expanduser()
-    elif runs:
+        try:
+            info = run_info(Path(typed).expanduser())
+        except NotARunError as error:
+            st.error(str(error))
+            st.stop()
+    elif runs := list_runs(root):
         paths = [run.path for run in runs]
         last = st.session_state.get(CHOSEN)
-        chosen = left.selectbox(
+        info = left.selectbox(  # a RunInfo, as list_runs read it
             f"Run (under {root})",
             runs,
             index=paths.index(last) if last in paths else 0,
             format_func=lambda run: run.label,
         )
-        path = chosen.path
     else:
         left.info(f"{NO_RUN_YET} (nothing under {root.resolve()}), or type a run directory.")
-        st.stop()
-    try:
-        info = run_info(path)
-    except NotARunError as error:
-        st.error(str(error))
         st.stop()
     st.session_state[CHOSEN] = info.path
     return info

@@ -84,6 +84,11 @@ def list_runs(root: Path) -> list[RunInfo]:
 
 def run_info(path: Path) -> RunInfo:
     """What the picker shows of a run; raises NotARunError."""
+    return _info_and_manifest(path)[0]
+
+
+def _info_and_manifest(path: Path) -> tuple[RunInfo, dict]:
+    """The run's info and its manifest, read once; raises NotARunError."""
     if not path.exists():
         raise NotARunError(f"{path} does not exist")
     if not path.is_dir():
@@ -101,19 +106,19 @@ def run_info(path: Path) -> RunInfo:
         started = datetime.fromisoformat(manifest["run_started_at"])
     except (KeyError, TypeError, ValueError):
         started = None
-    return RunInfo(
+    info = RunInfo(
         path=path,
         scenario=str(manifest.get("scenario", path.name)),
         started_at=started,
         sessions=manifest.get("sessions") if isinstance(manifest.get("sessions"), int) else None,
         stamp=max((path / name).stat().st_mtime_ns for name in RUN_FILES if (path / name).exists()),
     )
+    return info, manifest
 
 
 def load_run(path: Path) -> RunData:
     """Everything the run explorer shows of a run; raises NotARunError."""
-    info = run_info(path)
-    manifest = _manifest(path)
+    info, manifest = _info_and_manifest(path)
     sessions = _read(path / "sessions.parquet", pd.read_parquet)
     csms = path / "csms.sqlite"
     ledger = _read(path / "ledger.jsonl", lambda _: run_ledger(path, manifest))

@@ -5,13 +5,11 @@ routes/tokens.py.)
 
 An operation the ledger refuses is recorded as a failed token transaction and answered with 409:
 the program's error name in the message, the recorded row in ``details.transaction``. An
-unreachable ledger is 503 (what happened is not known: read the config or fees again).
+unreachable ledger is 503 (api/deps.py: what happened is not known; read the config or fees
+again).
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from fastapi import APIRouter, HTTPException
 
@@ -27,8 +25,7 @@ from central_system.api.auth import DENIED, Admin, Audit
 from central_system.api.deps import TokenAdminDep
 from central_system.api.schemas import TokenTransactionPublic
 from central_system.domain.tokens import TokenTransaction, TokenTxStatus
-from central_system.errors import Conflict, Unavailable
-from central_system.ledger import LedgerUnavailable
+from central_system.errors import Conflict
 
 router = APIRouter(
     prefix="/token/admin",
@@ -36,14 +33,6 @@ router = APIRouter(
     responses=DENIED | {503: {}},
 )
 REFUSABLE = {409: {"description": "the ledger refused it; the failed row is in the details"}}
-
-
-@contextmanager
-def _ledger_reachable() -> Iterator[None]:
-    try:
-        yield
-    except LedgerUnavailable as error:
-        raise Unavailable("the ledger cannot be reached; try again later") from error
 
 
 def _outcome(row: TokenTransaction) -> TokenTransactionPublic:
@@ -57,8 +46,7 @@ def _outcome(row: TokenTransaction) -> TokenTransactionPublic:
 async def mint_config(admin: TokenAdminDep):
     """The mint (supply, authorities, transfer fee, metadata) and the Proof-of-Charge config
     (admin, attestors, rates, paused, counters), read on chain."""
-    with _ledger_reachable():
-        return await admin.mint_config()
+    return await admin.mint_config()
 
 
 @router.put(
@@ -70,12 +58,11 @@ async def mint_config(admin: TokenAdminDep):
 async def update_rates(body: RatesUpdate, admin: TokenAdminDep):
     """New Proof-of-Charge rates for sessions recorded from now on (fields left out keep
     their value). A rewards cap below the rewards already minted is refused (OVER_CAP)."""
-    with _ledger_reachable():
-        try:
-            rates = body.applied_to(await admin.rates())
-        except ValueError as error:
-            raise HTTPException(422, str(error)) from error
-        return _outcome(await admin.update_rates(rates, body.reason))
+    try:
+        rates = body.applied_to(await admin.rates())
+    except ValueError as error:
+        raise HTTPException(422, str(error)) from error
+    return _outcome(await admin.update_rates(rates, body.reason))
 
 
 @router.post(
@@ -84,8 +71,7 @@ async def update_rates(body: RatesUpdate, admin: TokenAdminDep):
 async def pause(body: PauseRequest, admin: TokenAdminDep):
     """Stop Proof-of-Charge: the program refuses every record until resumed; the sessions that
     end meanwhile wait in the outbox (blocked)."""
-    with _ledger_reachable():
-        return _outcome(await admin.set_paused(True, body.reason))
+    return _outcome(await admin.set_paused(True, body.reason))
 
 
 @router.post(
@@ -93,8 +79,7 @@ async def pause(body: PauseRequest, admin: TokenAdminDep):
 )
 async def resume(body: PauseRequest, admin: TokenAdminDep):
     """Record sessions again, first those that waited during the pause."""
-    with _ledger_reachable():
-        return _outcome(await admin.set_paused(False, body.reason))
+    return _outcome(await admin.set_paused(False, body.reason))
 
 
 @router.post(
@@ -105,15 +90,13 @@ async def resume(body: PauseRequest, admin: TokenAdminDep):
 )
 async def burn(body: BurnRequest, admin: TokenAdminDep):
     """Burn from a holder's account (the mint's permanent delegate), frozen or not."""
-    with _ledger_reachable():
-        return _outcome(await admin.burn(body.owner_ref, body.amount_raw, body.reason))
+    return _outcome(await admin.burn(body.owner_ref, body.amount_raw, body.reason))
 
 
 @router.get("/fees", response_model=WithheldFeesPublic, dependencies=[Audit])
 async def withheld_fees(admin: TokenAdminDep):
     """Transfer fees not yet withdrawn, in the mint and on the accounts, and the treasury."""
-    with _ledger_reachable():
-        return await admin.withheld_fees()
+    return await admin.withheld_fees()
 
 
 @router.post(
@@ -124,5 +107,4 @@ async def withheld_fees(admin: TokenAdminDep):
 )
 async def withdraw_fees(body: FeesWithdrawRequest, admin: TokenAdminDep):
     """Harvest every withheld fee and move it to the treasury; the amount is what arrived."""
-    with _ledger_reachable():
-        return _outcome(await admin.withdraw_fees(body.reason))
+    return _outcome(await admin.withdraw_fees(body.reason))

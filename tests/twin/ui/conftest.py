@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from streamlit.testing.v1 import AppTest
 
 from tests.conftest import free_port
 
@@ -32,6 +33,17 @@ def evch(*args: str) -> list[str]:
     command = shutil.which("evch")
     assert command, "the evch command is not installed: pip install -e ."
     return [command, *args]
+
+
+def checked(at: AppTest) -> AppTest:
+    """`at`, once its script ran without an exception."""
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    """The page's st.metric values by label."""
+    return {metric.label: metric.value for metric in at.metric}
 
 
 @pytest.fixture(scope="session")

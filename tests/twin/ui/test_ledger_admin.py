@@ -21,7 +21,7 @@ from central_system.tokens.bootstrap import TokenSettings
 from central_system.tokens.settings_file import dump_token_settings
 from programs.proof_of_charge import Rates
 from tests.conftest import free_port
-from tests.twin.ui.conftest import ADMIN_TOKEN
+from tests.twin.ui.conftest import ADMIN_TOKEN, checked, metrics
 from twin.report.formats import evch_text
 from twin.ui.csms_api import explain
 from twin.ui.ledger_actions import evch_raw
@@ -32,6 +32,7 @@ PAGE = Path(__file__).resolve().parents[3] / "twin" / "ui" / "views" / "ledger_a
 TIMEOUT_S = 120  # the first run imports the CSMS and reads the run
 LIVE, RUN = "Live central system", "Run directory"
 NOTHING_MINTED = "Nothing minted yet: Proof-of-Charge has recorded no session."
+AS_ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def open_page(monkeypatch, runs_root: Path, api_url: str = "http://127.0.0.1:9/api/v1"):
@@ -41,19 +42,10 @@ def open_page(monkeypatch, runs_root: Path, api_url: str = "http://127.0.0.1:9/a
     return checked(AppTest.from_file(PAGE, default_timeout=TIMEOUT_S).run())
 
 
-def checked(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def live(monkeypatch, tmp_path: Path, api_url: str, token: str) -> AppTest:
     at = open_page(monkeypatch, tmp_path, api_url)
     at.radio(key="ledger_admin_source").set_value(LIVE).run()
     return checked(at.text_input(key="ledger_admin_token").input(token).run())
-
-
-def metrics(at: AppTest) -> dict[str, str]:
-    return {metric.label: metric.value for metric in at.metric}
 
 
 def confirm(at: AppTest, button: str) -> AppTest:
@@ -65,7 +57,7 @@ def confirm(at: AppTest, button: str) -> AppTest:
 
 
 def admin_get(api_url: str, path: str) -> dict:
-    answer = httpx.get(f"{api_url}{path}", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    answer = httpx.get(f"{api_url}{path}", headers=AS_ADMIN)
     answer.raise_for_status()
     return answer.json()
 
@@ -199,7 +191,7 @@ def test_live_shows_the_supply_and_runs_admin_actions(csms_api_url, tmp_path, mo
     restored = httpx.put(
         f"{csms_api_url}/token/admin/rates",
         json={"reason": "test over", **before},
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        headers=AS_ADMIN,
     )
     assert restored.status_code == 200
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.twin.ui.conftest import checked, metrics
 from twin.ui.formats import evch_short
 from twin.ui.picker import NO_RUN_YET
 
@@ -25,12 +26,7 @@ def open_page(name: str, runs_root: Path, monkeypatch, typed: Path | None = None
     at = AppTest.from_file(APP.parent / "views" / f"{name}.py", default_timeout=TIMEOUT_S).run()
     if typed is not None:
         at.text_input[0].input(str(typed)).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def metrics(at: AppTest) -> dict[str, str]:
-    return {metric.label: metric.value for metric in at.metric}
+    return checked(at)
 
 
 @pytest.mark.parametrize("name", RUN_PAGES)
@@ -140,10 +136,8 @@ def test_no_pages_folder_beside_the_app():
 def test_the_app_serves_both_run_pages(runs_root, monkeypatch):
     """Through app.py's navigation, as `evch ui` serves them."""
     monkeypatch.setenv("EVCH_UI_RUNS", str(runs_root))
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S).run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = checked(AppTest.from_file(APP, default_timeout=TIMEOUT_S).run())
     for name, title in (("run_explorer", "Run explorer"), ("replay_report", "Replay report")):
-        at.switch_page(f"views/{name}.py").run()
-        assert not at.exception, [e.value for e in at.exception]
+        checked(at.switch_page(f"views/{name}.py").run())
         assert at.title[0].value == title
         assert len(at.get("plotly_chart")) == 5

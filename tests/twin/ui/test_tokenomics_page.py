@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.twin.ui.conftest import checked
 from twin.tokenomics import TokenomicsParams
 
 PAGE = Path(__file__).resolve().parents[3] / "twin" / "ui" / "views" / "tokenomics.py"
@@ -29,9 +30,7 @@ def tuner(tmp_path, monkeypatch) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=120)
     at.session_state["tuner:A"] = SMALL
     at.session_state["tuner:B"] = SMALL
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return checked(at.run())
 
 
 def test_the_tuner_renders_every_chart_and_the_key_figures(tuner: AppTest):

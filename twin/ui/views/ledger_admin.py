@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from programs.proof_of_charge.amounts import BPS_ONE
+from programs.proof_of_charge import Rates
 from twin.report.charts import naive_utc_moment, supply_chart
 from twin.report.formats import evch, evch_text, share_text
 from twin.ui import cached, ledger_charts
@@ -15,7 +15,7 @@ from twin.ui.csms_api import CsmsApi
 from twin.ui.formats import EVCH_COLUMN, KWH_COLUMN, major, utc_column
 from twin.ui.layout import metric_rows, show_chart
 from twin.ui.ledger_actions import actions
-from twin.ui.ledger_history import MINTED, NOT_ENDED, LedgerHistory
+from twin.ui.ledger_history import MINTED, NOT_ENDED, LedgerHistory, base_raw_per_kwh
 from twin.ui.picker import load_chosen_run
 from twin.ui.runs import NotARunError, RunData
 from twin.ui.settings import ui_settings
@@ -115,9 +115,8 @@ def _live_charts(supply: dict, config: dict | None, fees: dict | None) -> None:
     if config is None:
         st.info("The rates are unknown: the config could not be read.")
     else:
-        rates = config["proof_of_charge"]["rates"]
-        base = rates["mint_rate_raw_per_kwh"] * (rates["driver_bps"] + rates["operator_bps"])
-        show_chart(ledger_charts.live_energy(supply, base // BPS_ONE), NOTHING_MINTED)
+        base = base_raw_per_kwh(Rates(**config["proof_of_charge"]["rates"]))
+        show_chart(ledger_charts.live_energy(supply, base), NOTHING_MINTED)
     st.subheader("Withheld fees")
     if fees is None:
         st.info("The withheld fees are unknown: they could not be read.")

@@ -16,7 +16,7 @@ from twin.ui.charts import charger_timeline, mints_per_session_chart, token_flow
 from twin.ui.formats import evch_exact, evch_short, major, utc_column
 from twin.ui.layout import metric_rows, show_chart
 from twin.ui.picker import load_chosen_run
-from twin.ui.runs import NotARunError, RunData
+from twin.ui.runs import NotARunError, RunData, TokenFlows
 
 SESSION_COLUMNS = {
     "session_id": st.column_config.NumberColumn("session", format="%d"),
@@ -39,10 +39,11 @@ SESSION_COLUMNS = {
 def main() -> None:
     st.title("Run explorer")
     run = load_chosen_run(cached.run_data, NotARunError)
+    end = _run_end(run)
     _summary(run)
-    _charts(run)
+    _charts(run, end)
     _sessions(run.sessions)
-    _tokens(run)
+    _tokens(run.tokens, end)
 
 
 def _summary(run: RunData) -> None:
@@ -75,8 +76,7 @@ def _summary(run: RunData) -> None:
     metric_rows(metrics)
 
 
-def _charts(run: RunData) -> None:
-    end = _run_end(run)
+def _charts(run: RunData, end: pd.Timestamp | None) -> None:
     site_power = site_power_chart(run.site_power)
     show_chart(site_power.figure, site_power.empty_note, title=site_power.title)
     show_chart(
@@ -107,9 +107,8 @@ def _sessions(sessions: pd.DataFrame) -> None:
     )
 
 
-def _tokens(run: RunData) -> None:
+def _tokens(flows: TokenFlows | None, end: pd.Timestamp | None) -> None:
     st.subheader("Token flows")
-    flows = run.tokens
     if flows is None:
         st.info("This run ran without tokens: there is no ledger log (ledger.jsonl).")
         return
@@ -122,7 +121,7 @@ def _tokens(run: RunData) -> None:
     ]
     metric_rows([(label, evch_short(int(raw)), evch_exact(int(raw))) for label, raw in totals])
     show_chart(
-        token_flow_chart(flows, naive_utc_moment(_run_end(run))),
+        token_flow_chart(flows, naive_utc_moment(end)),
         "The ledger recorded no mint and no payment.",
         title="EVCH over the run",
     )
