@@ -17,6 +17,7 @@ from central_system.billing import BillingService
 from central_system.clock import Clock, SystemClock
 from central_system.config import Settings
 from central_system.domain.model import Site
+from central_system.ledger import Ledger
 from central_system.observability.metrics import Metrics
 from central_system.ocpp.gateway import ChargerGateway
 from central_system.ocpp.server import OcppServer
@@ -29,8 +30,14 @@ from central_system.smart_charging.planner import SitePlanner
 from central_system.smart_charging.policies import SiteSignals
 from central_system.store import Database, migrate
 from central_system.store import repository as repo
+from central_system.tokens.bootstrap import (
+    LAMPORTS_PER_SOL,
+    TokenAuthorities,
+    TokenSettings,
+    bootstrap,
+)
 from central_system.tokens.rewards import RewardClassifier
-from central_system.tokens.service import TokenService
+from central_system.tokens.service import KycProvider, TokenService
 from ocppj import FrameObserver
 
 log = logging.getLogger(__name__)
@@ -128,6 +135,22 @@ class CentralSystem:
         )
 
     # -- tokens ------------------------------------------------------------------------------
+    async def deploy_tokens(
+        self,
+        ledger: Ledger,
+        settings: TokenSettings,
+        kyc: KycProvider,
+        peg: EvchPeg | None = None,
+    ) -> TokenService:
+        """Deploy EVCH on ``ledger`` with new keys (kept in memory only), fund the attestor,
+        which pays for the session accounts, and attach the token service."""
+        keys = TokenAuthorities()
+        deployment = await bootstrap(ledger, keys, settings)
+        await ledger.fund(keys.attestor.pubkey(), 100 * LAMPORTS_PER_SOL)
+        tokens = TokenService(self.db, self.clock, ledger, deployment, keys, kyc)
+        self.attach_tokens(tokens, peg)
+        return tokens
+
     def attach_tokens(self, tokens: TokenService, peg: EvchPeg | None = None) -> None:
         """Mint a Proof-of-Charge for every completed session from now on (and any left
         pending by an earlier run); drivers may pay their sessions in EVCH at ``peg``."""

@@ -10,14 +10,8 @@ from central_system.app import CentralSystem
 from central_system.clock import Clock
 from central_system.ledger import EmbeddedLedger, Ledger, RpcLedger
 from central_system.payments import EvchPeg
-from central_system.tokens.bootstrap import (
-    LAMPORTS_PER_SOL,
-    TokenAuthorities,
-    TokenDeployment,
-    TokenSettings,
-    bootstrap,
-)
-from central_system.tokens.service import KycDecision, TokenService
+from central_system.tokens.bootstrap import TokenDeployment, TokenSettings
+from central_system.tokens.service import KycDecision
 
 
 @dataclass(frozen=True)
@@ -45,9 +39,5 @@ async def attach_token_service(
 ) -> TokenDeployment:
     """Deploy EVCH on ``ledger`` (new keys, kept in memory only) and attach its token service
     to the started ``central``; stopping the central system stops the service."""
-    keys = TokenAuthorities()
-    deployment = await bootstrap(ledger, keys, options.settings)
-    await ledger.fund(keys.attestor.pubkey(), 100 * LAMPORTS_PER_SOL)  # pays session accounts
-    tokens = TokenService(central.db, central.clock, ledger, deployment, keys, NoKycProvider())
-    central.attach_tokens(tokens, options.peg)
-    return deployment
+    tokens = await central.deploy_tokens(ledger, options.settings, NoKycProvider(), options.peg)
+    return tokens.deployment

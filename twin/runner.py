@@ -28,7 +28,6 @@ from central_system.app import CentralSystem
 from central_system.domain.model import ChargingSession, Verification
 from central_system.pricing import Money
 from central_system.signals import SiteFeeds
-from central_system.tokens.bootstrap import LAMPORTS_PER_SOL, TokenAuthorities, bootstrap
 from central_system.tokens.service import TokenService
 from twin.arrivals import Arrival, generated_arrivals, replayed_arrivals
 from twin.clock import VirtualClock
@@ -435,13 +434,9 @@ async def _start_tokens(
 ) -> TokenService:
     """EVCH on the embedded ledger, every transaction recorded in ledger.jsonl."""
     ledger = RecordingLedger(out_dir / "ledger.jsonl", clock)
-    keys = TokenAuthorities()
-    deployment = await bootstrap(ledger, keys, scenario.tokens.token_settings())
-    await ledger.fund(keys.attestor.pubkey(), 100 * LAMPORTS_PER_SOL)  # pays session accounts
     kyc = SimulatedKyc(scenario.scenario.seed, scenario.tokens.kyc_approval_share)
-    tokens = TokenService(central.db, clock, ledger, deployment, keys, kyc)
-    central.attach_tokens(tokens, scenario.tokens.evch_peg())
-    return tokens
+    settings, peg = scenario.tokens.token_settings(), scenario.tokens.evch_peg()
+    return await central.deploy_tokens(ledger, settings, kyc, peg)
 
 
 def feeds_of(scenario: Scenario, site: SiteSpec) -> SiteFeeds:

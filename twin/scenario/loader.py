@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import re
-import tomllib
 import types
 import typing
 from collections.abc import Sequence
@@ -26,10 +24,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from central_system.toml_file import Unreadable, parse_toml
 from twin.scenario.locate import KeyLines, TomlPath, format_path
 from twin.scenario.schema import Scenario
 
-_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _SCALARS = (str, int, float, bool, date, datetime, time)
 
 
@@ -90,23 +88,14 @@ def load_scenario(path: str | PathLike[str]) -> LoadedScenario:
         line = raw[: error.start].count(b"\n") + 1
         raise ScenarioError(path, [Problem("", line, "not UTF-8 text")]) from None
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ScenarioError(path, [_syntax_problem(error)]) from None
+        data = parse_toml(text)
+    except Unreadable as error:
+        raise ScenarioError(path, [Problem("", error.line, error.message)]) from None
     try:
         scenario = Scenario.model_validate(data, context={"base_dir": path.resolve().parent})
     except ValidationError as error:
         raise ScenarioError(path, validation_problems(error, text)) from None
     return LoadedScenario(path.resolve(), text, hashlib.sha256(raw).hexdigest(), scenario)
-
-
-def _syntax_problem(error: tomllib.TOMLDecodeError) -> Problem:
-    message = str(error)
-    match = _TOML_POSITION.search(message)
-    if match is None:
-        return Problem("", None, f"invalid TOML: {message}")
-    text = message[: match.start()]
-    return Problem("", int(match.group(1)), f"invalid TOML: {text} (column {match.group(2)})")
 
 
 def validation_problems(error: ValidationError, text: str) -> list[Problem]:
